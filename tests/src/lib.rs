@@ -1,0 +1,3 @@
+//! harness
+
+pub mod idp;
