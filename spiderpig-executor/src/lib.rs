@@ -1,1 +1,44 @@
-//! executor
+//! spiderpig-executor: the monitor of SpiderPig's privilege separation.
+//!
+//! Every decision that matters is taken here; spiderpig-web can only ask.
+//! This process authenticates people (OIDC, TOTP, sessions), authorizes every
+//! call, owns the redb store, runs scap through the policy allowlist, redacts
+//! security-patch output, and serves the admin CLI.
+//!
+//! # Layout
+//!
+//! - [`config`]: the TOML configuration and its checks.
+//! - [`clock`]: injected wall-clock time.
+//! - [`error`]: the crate's error enum and its one mapping to gRPC statuses.
+//! - [`store`]: the redb file: users, sessions, jobs, queue, prompts, logs,
+//!   freeze, audit; every state change and its audit record in one transaction.
+//! - [`auth`]: OIDC authorization-code flow with PKCE, TOTP, session tokens.
+//! - [`runner`]: spawning scap (allowlisted argv, cleared environment, own
+//!   process group), decoding machine mode, redaction, prompts, time-outs.
+//! - [`hub`]: fan-out of live events to watch streams with bounded buffers.
+//! - [`engine`]: the queue and the deployment lock; applies job transitions.
+//! - [`peer`]: SO_PEERCRED checks for both sockets.
+//! - [`server`]: socket setup, gRPC limits, `run(config, shutdown)`.
+//! - [`rpc`]: the `Deployer` and `Admin` services (input is untrusted).
+//! - [`daemon`]: `serve`: assembling everything and running until shutdown.
+//! - [`ctl`]: the `spiderpig-executor ctl` admin client.
+//! - [`retention`]: pruning of old job logs.
+//! - [`time_fmt`]: timestamps for people.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod ctl;
+pub mod daemon;
+pub mod engine;
+pub mod error;
+pub mod hub;
+pub mod peer;
+pub mod retention;
+pub mod rpc;
+pub mod runner;
+pub mod server;
+pub mod store;
+pub mod time_fmt;
+
+pub use error::{ExecutorError, Result};

@@ -1,0 +1,295 @@
+//! Deployer verbs on jobs. Trust: the caller is authenticated; everything
+//! else about the request (job ids, changes, answers) is untrusted and
+//! checked here or in the policy crate before anything changes.
+
+use spiderpig_policy::{
+    Actor, InputLine, JobEvent, JobState, validate_change_list, validate_choice,
+    validate_input_line,
+};
+
+use super::session::Caller;
+use super::{Audit, Ctx, Engine};
+use crate::error::{ExecutorError, Result};
+use crate::runner::Answer;
+use crate::store::{JobKind, JobRecord, LogKind, LogRow, Reads, WriteTx};
+
+/// The caller's relation to a job.
+pub(crate) fn actor_for(caller: &Caller, job: &JobRecord) -> Actor {
+    if caller.username == job.owner {
+        Actor::Owner
+    } else if caller.is_admin() {
+        Actor::Admin
+    } else {
+        Actor::OtherUser
+    }
+}
+
+/// A validated answer to the pending prompt.
+#[derive(Debug, Clone)]
+pub enum ProposedAnswer {
+    Choice(String),
+    Line(String),
+}
+
+impl Engine {
+    /// Queue a backport. A fresh TOTP code is required.
+    pub fn submit(&self, caller: &Caller, changes: &[u64], totp: &str, ctx: &Ctx) -> Result<u64> {
+        let changes = validate_change_list(changes)?;
+        let changes: Vec<u64> = changes.iter().map(|c| c.get()).collect();
+        self.queue_job(caller, JobKind::Backport, changes, 0, totp, ctx)
+    }
+
+    /// Queue `scap backport --revert` of a finished backport's changes.
+    pub fn revert(&self, caller: &Caller, job_id: u64, totp: &str, ctx: &Ctx) -> Result<u64> {
+        let source = self.store.read(|tx| tx.job_or_404(job_id))?;
+        if source.state != JobState::Done || source.kind != JobKind::Backport {
+            return Err(ExecutorError::WrongState(
+                "only a finished backport can be reverted".into(),
+            ));
+        }
+        self.queue_job(caller, JobKind::Revert, source.changes, job_id, totp, ctx)
+    }
+
+    fn queue_job(
+        &self,
+        caller: &Caller,
+        kind: JobKind,
+        changes: Vec<u64>,
+        reverts: u64,
+        totp: &str,
+        ctx: &Ctx,
+    ) -> Result<u64> {
+        let limit = self.config.limits.queued_jobs_per_user;
+        let (id, promoted) = self.store.write_outcome(|tx| {
+            if let Err(e) = self.check_totp(tx, &caller.username, totp, ctx)? {
+                return Ok(Err(e));
+            }
+            let mut queue = tx.queue()?;
+            let mine = count_owned(tx, &queue, &caller.username)?;
+            if mine >= limit {
+                return Ok(Err(ExecutorError::QueueLimit { limit }));
+            }
+            let id = tx.next_job_id()?;
+            let mut job = JobRecord::queued(id, &caller.username, kind, changes.clone(), self.now());
+            job.reverts_job = reverts;
+            tx.put_job(&job)?;
+            queue.push(id);
+            tx.set_queue(&queue)?;
+            let target = format!("job {id} ({kind:?} {changes:?})");
+            self.audit(tx, Audit::ok(&caller.username, "job.submit", &target, &ctx.client_addr))?;
+            let promoted = self.promote_in(tx)?;
+            Ok(Ok((id, promoted)))
+        })?;
+        let mut changed = vec![id];
+        changed.extend(promoted.filter(|p| *p != id));
+        self.publish_jobs(&changed);
+        Ok(id)
+    }
+
+    /// Owner (or admin) cancels a queued or awaiting-ready job.
+    pub fn cancel(&self, caller: &Caller, job_id: u64, ctx: &Ctx) -> Result<()> {
+        let promoted = self.store.write(|tx| {
+            let mut job = tx.job_or_404(job_id)?;
+            let was = job.state;
+            let actor = actor_for(caller, &job);
+            self.apply(&mut job, JobEvent::Cancel, actor)?;
+            job.outcome = format!("cancelled by {}", caller.username);
+            tx.put_job(&job)?;
+            let promoted = self.unlink(tx, job_id, was)?;
+            let target = format!("job {job_id}");
+            self.audit(tx, Audit::ok(&caller.username, "job.cancel", &target, &ctx.client_addr))?;
+            Ok(promoted)
+        })?;
+        self.publish_jobs(&[Some(job_id), promoted].into_iter().flatten().collect::<Vec<_>>());
+        Ok(())
+    }
+
+    /// Take a job that just left `was` out of the queue or the lock, and
+    /// promote the next one if the lock was freed.
+    pub(crate) fn unlink(&self, tx: &mut WriteTx, job_id: u64, was: JobState) -> Result<Option<u64>> {
+        if was == JobState::Queued {
+            let mut queue = tx.queue()?;
+            queue.retain(|q| *q != job_id);
+            tx.set_queue(&queue)?;
+            return Ok(None);
+        }
+        if was.holds_lock() {
+            self.release_lock(tx, job_id)?;
+            return self.promote_in(tx);
+        }
+        Ok(None)
+    }
+
+    /// The owner is ready: start scap.
+    pub async fn ready(self: &std::sync::Arc<Self>, caller: &Caller, job_id: u64, ctx: &Ctx) -> Result<()> {
+        let job = self.store.write(|tx| {
+            let mut job = tx.job_or_404(job_id)?;
+            let freeze = tx.freeze()?;
+            if freeze.in_force(self.now()) {
+                return Err(ExecutorError::Frozen(freeze.reason));
+            }
+            let actor = actor_for(caller, &job);
+            self.apply(&mut job, JobEvent::Ready, actor)?;
+            job.started_ms = self.now();
+            tx.put_job(&job)?;
+            let target = format!("job {job_id}");
+            self.audit(tx, Audit::ok(&caller.username, "job.ready", &target, &ctx.client_addr))?;
+            Ok(job)
+        })?;
+        self.publish_jobs(&[job_id]);
+        self.start_run(job).await
+    }
+
+    /// Answer the pending prompt of a job.
+    pub async fn respond(
+        &self,
+        caller: &Caller,
+        job_id: u64,
+        prompt_id: u64,
+        answer: ProposedAnswer,
+        ctx: &Ctx,
+    ) -> Result<()> {
+        let (validated, label) = self.store.write(|tx| {
+            let mut job = tx.job_or_404(job_id)?;
+            let actor = actor_for(caller, &job);
+            if actor == Actor::OtherUser {
+                return Err(ExecutorError::NotYourJob);
+            }
+            let prompt = match &job.pending_prompt {
+                Some(p) if p.prompt_id == prompt_id && job.state == JobState::AwaitingInput => {
+                    p.clone()
+                }
+                _ => return Err(ExecutorError::PromptNotPending),
+            };
+            let (validated, label) = validate_answer(&prompt, answer)?;
+            self.apply(&mut job, JobEvent::PromptAnswered, actor)?;
+            job.pending_prompt = None;
+            tx.put_job(&job)?;
+            let target = format!("job {job_id} prompt {prompt_id}");
+            self.audit(
+                tx,
+                Audit::ok(&caller.username, "job.answer", &target, &ctx.client_addr)
+                    .with_reason(&label),
+            )?;
+            Ok((validated, label))
+        })?;
+        let note = format!("{} chose: {}", caller.username, label);
+        self.append_log(job_id, LogRow::now(self.now(), LogKind::Answer, note));
+        self.hub.publish(spiderpig_proto::v1::event::Kind::PromptClosed(
+            spiderpig_proto::v1::PromptClosed {
+                job_id,
+                prompt_id,
+                answered_by: caller.username.clone(),
+                answer_label: label,
+            },
+        ));
+        self.publish_jobs(&[job_id]);
+        let control = self.run_control(job_id);
+        match control {
+            Some(c) => c.answer(validated).await,
+            None => Err(ExecutorError::Internal(format!("job {job_id} has no live scap"))),
+        }
+    }
+
+    /// Owner (or admin) frees the lock after scap exited or after a restart.
+    pub fn finish(&self, caller: &Caller, job_id: u64, ctx: &Ctx) -> Result<()> {
+        self.finish_as(&caller.username, actor_for(caller, &caller_job(self, job_id)?), job_id, "", ctx)
+    }
+
+    pub(crate) fn finish_as(
+        &self,
+        who: &str,
+        actor: Actor,
+        job_id: u64,
+        reason: &str,
+        ctx: &Ctx,
+    ) -> Result<()> {
+        let promoted = self.store.write(|tx| {
+            let mut job = tx.job_or_404(job_id)?;
+            let was = job.state;
+            self.apply(&mut job, JobEvent::Finish, actor)?;
+            job.finished_by = who.to_string();
+            self.flush_log_in(tx, &mut job)?;
+            tx.put_job(&job)?;
+            let promoted = self.unlink(tx, job_id, was)?;
+            let target = format!("job {job_id}");
+            self.audit(
+                tx,
+                Audit::ok(who, "job.finish", &target, &ctx.client_addr).with_reason(reason),
+            )?;
+            Ok(promoted)
+        })?;
+        self.forget_log(job_id);
+        self.publish_jobs(&[Some(job_id), promoted].into_iter().flatten().collect::<Vec<_>>());
+        Ok(())
+    }
+
+    /// Owner (or admin) sends SIGINT to scap.
+    pub fn interrupt(&self, who: &str, actor: Actor, job_id: u64, ctx: &Ctx) -> Result<()> {
+        self.store.write(|tx| {
+            let mut job = tx.job_or_404(job_id)?;
+            self.apply(&mut job, JobEvent::Interrupt, actor)?;
+            let target = format!("job {job_id}");
+            self.audit(tx, Audit::ok(who, "job.interrupt", &target, &ctx.client_addr))
+        })?;
+        let control = self
+            .run_control(job_id)
+            .ok_or_else(|| ExecutorError::WrongState("scap is not running for this job".into()))?;
+        control.interrupt()?;
+        let note = format!("{who} interrupted scap (SIGINT)");
+        self.append_log(job_id, LogRow::now(self.now(), LogKind::System, note));
+        Ok(())
+    }
+}
+
+fn caller_job(engine: &Engine, job_id: u64) -> Result<JobRecord> {
+    engine.store.read(|tx| tx.job_or_404(job_id))
+}
+
+fn count_owned(tx: &WriteTx, queue: &[u64], owner: &str) -> Result<usize> {
+    let mut n = 0;
+    for id in queue {
+        if tx.job(*id)?.is_some_and(|j| j.owner == owner) {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Check an answer against the prompt it answers; returns what may be
+/// written to scap and the label for the log.
+fn validate_answer(
+    prompt: &crate::store::PromptRecord,
+    answer: ProposedAnswer,
+) -> Result<(Answer, String)> {
+    match (prompt.input_line, answer) {
+        (false, ProposedAnswer::Choice(key)) => {
+            let offered: Vec<spiderpig_policy::Choice> = prompt
+                .choices
+                .iter()
+                .map(|(label, key)| spiderpig_policy::Choice {
+                    label: label.clone(),
+                    key: key.clone(),
+                })
+                .collect();
+            let choice = validate_choice(&offered, &key)?.clone();
+            let label = choice.label.clone();
+            Ok((Answer::Choice(choice), label))
+        }
+        (true, ProposedAnswer::Line(text)) => {
+            let line: InputLine = validate_input_line(&text)?;
+            let label = if text.is_empty() {
+                "(scap's default)".to_string()
+            } else {
+                format!("\"{text}\"")
+            };
+            Ok((Answer::Line(line), label))
+        }
+        (false, ProposedAnswer::Line(_)) => Err(ExecutorError::InvalidArgument(
+            "this prompt takes one of its choices, not text".into(),
+        )),
+        (true, ProposedAnswer::Choice(_)) => Err(ExecutorError::InvalidArgument(
+            "this prompt takes a line of text, not a choice".into(),
+        )),
+    }
+}

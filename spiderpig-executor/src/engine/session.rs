@@ -1,0 +1,141 @@
+//! Sessions: issuing, checking and ending them. Trust: tokens come from the
+//! web (untrusted); only their SHA-256 is looked up.
+
+use spiderpig_policy::Role;
+
+use super::{Audit, Ctx, Engine};
+use crate::auth::token::{SessionToken, public_session_id};
+use crate::error::{ExecutorError, Result};
+use crate::hub::Revocation;
+use crate::store::{Reads, SessionRecord, WriteTx};
+
+/// How often `last_seen` is written back (sessions are checked on every call;
+/// writing each time would cost an fsync per request).
+const LAST_SEEN_GRANULARITY_MS: i64 = 30_000;
+
+/// An authenticated caller.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub username: String,
+    pub role: Role,
+    pub totp_passed: bool,
+    /// SHA-256 of the session token.
+    pub session_hash: [u8; 32],
+    pub expires_ms: i64,
+    pub client_addr: String,
+}
+
+impl Caller {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+impl Engine {
+    /// When a session ends: the earlier of its idle and absolute time-outs.
+    pub(crate) fn session_expiry(&self, s: &SessionRecord) -> i64 {
+        let idle = self.config.timeouts.session_idle_secs as i64 * 1000;
+        (s.last_seen_ms + idle).min(s.absolute_expiry_ms)
+    }
+
+    /// Create a session inside `tx`; returns its token.
+    pub(crate) fn create_session(
+        &self,
+        tx: &mut WriteTx,
+        username: &str,
+        role: Role,
+        totp_passed: bool,
+        client_addr: &str,
+    ) -> Result<(SessionToken, SessionRecord)> {
+        let now = self.now();
+        let token = SessionToken::generate();
+        let record = SessionRecord {
+            public_id: public_session_id(),
+            username: username.to_string(),
+            role,
+            totp_passed,
+            created_ms: now,
+            last_seen_ms: now,
+            absolute_expiry_ms: now + self.config.timeouts.session_absolute_secs as i64 * 1000,
+            client_addr: client_addr.to_string(),
+        };
+        tx.put_session(&token.hash(), &record)?;
+        Ok((token, record))
+    }
+
+    /// Check a session token. `need_totp`: refuse sessions that have not
+    /// passed TOTP. Expired sessions are deleted; banned users refused.
+    pub fn authenticate(&self, token: &str, need_totp: bool) -> Result<Caller> {
+        let token = SessionToken::parse(token)?;
+        let hash = token.hash();
+        let now = self.now();
+        let found = self.store.read(|tx| {
+            let Some(s) = tx.session(&hash)? else {
+                return Ok(None);
+            };
+            let banned = tx.user(&s.username)?.is_none_or(|u| u.banned.is_some());
+            Ok(Some((s, banned)))
+        })?;
+        let Some((session, banned)) = found else {
+            return Err(ExecutorError::Unauthenticated);
+        };
+        let expires = self.session_expiry(&session);
+        if now >= expires || banned {
+            self.store.write(|tx| {
+                tx.delete_session(&hash)?;
+                Ok(())
+            })?;
+            self.hub.revoke(Revocation::Session(hash.to_vec()), "session expired");
+            return Err(ExecutorError::Unauthenticated);
+        }
+        if need_totp && !session.totp_passed {
+            return Err(ExecutorError::TotpRequired);
+        }
+        if now - session.last_seen_ms >= LAST_SEEN_GRANULARITY_MS {
+            self.store.write(|tx| {
+                if let Some(mut s) = tx.session(&hash)? {
+                    s.last_seen_ms = now;
+                    tx.put_session(&hash, &s)?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(Caller {
+            username: session.username,
+            role: session.role,
+            totp_passed: session.totp_passed,
+            session_hash: hash,
+            expires_ms: expires,
+            client_addr: session.client_addr,
+        })
+    }
+
+    /// Is this session still valid right now? (Watch streams poll this.)
+    pub fn session_alive(&self, hash: &[u8; 32]) -> bool {
+        let now = self.now();
+        self.store
+            .read(|tx| {
+                Ok(match tx.session(hash)? {
+                    Some(s) => now < self.session_expiry(&s),
+                    None => false,
+                })
+            })
+            .unwrap_or(false)
+    }
+
+    /// End the caller's own session.
+    pub fn logout(&self, caller: &Caller, ctx: &Ctx) -> Result<()> {
+        self.store.write(|tx| {
+            tx.delete_session(&caller.session_hash)?;
+            self.audit(
+                tx,
+                Audit::ok(&caller.username, "logout", "own session", &ctx.client_addr),
+            )
+        })?;
+        self.hub.revoke(
+            Revocation::Session(caller.session_hash.to_vec()),
+            "signed out",
+        );
+        Ok(())
+    }
+}

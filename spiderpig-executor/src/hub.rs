@@ -1,0 +1,168 @@
+//! Fan-out of live events to watch streams. Trust: internal.
+//!
+//! Every channel is a bounded broadcast ring: a subscriber that falls behind
+//! loses the oldest events and is told so (it then gets a "skipped" event and
+//! can fetch the gap with GetLog); it never slows the publisher or anyone else.
+//! Events are shared behind `Arc`, encoded once per stream by tonic.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use spiderpig_proto::v1 as pb;
+use tokio::sync::broadcast;
+
+/// Which sessions must end now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    /// One session, by the SHA-256 of its token.
+    Session(Vec<u8>),
+    /// Every session of a user.
+    User(String),
+    /// Everyone.
+    All,
+}
+
+impl Revocation {
+    /// Does this revocation end the given session?
+    pub fn hits(&self, session_hash: &[u8], username: &str) -> bool {
+        match self {
+            Revocation::Session(h) => h.as_slice() == session_hash,
+            Revocation::User(u) => u == username,
+            Revocation::All => true,
+        }
+    }
+}
+
+/// The hub.
+pub struct Hub {
+    events: broadcast::Sender<Arc<pb::Event>>,
+    revocations: broadcast::Sender<(Revocation, String)>,
+    logs: Mutex<HashMap<u64, broadcast::Sender<Arc<pb::LogRecord>>>>,
+    capacity: usize,
+    watchers: AtomicUsize,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// A hub whose per-subscriber buffers hold `capacity` events.
+    pub fn new(capacity: usize) -> Self {
+        let (events, _) = broadcast::channel(capacity);
+        let (revocations, _) = broadcast::channel(256);
+        Hub {
+            events,
+            revocations,
+            logs: Mutex::new(HashMap::new()),
+            capacity,
+            watchers: AtomicUsize::new(0),
+        }
+    }
+
+    /// Send an event to every watcher.
+    pub fn publish(&self, event: pb::event::Kind) {
+        let _ = self.events.send(Arc::new(pb::Event { kind: Some(event) }));
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<pb::Event>> {
+        self.events.subscribe()
+    }
+
+    fn log_sender(&self, job: u64) -> broadcast::Sender<Arc<pb::LogRecord>> {
+        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        logs.entry(job)
+            .or_insert_with(|| broadcast::channel(self.capacity).0)
+            .clone()
+    }
+
+    /// Send a log record to the job's watchers. Call in seq order.
+    pub fn publish_log(&self, record: pb::LogRecord) {
+        let _ = self.log_sender(record.job_id).send(Arc::new(record));
+    }
+
+    /// Watch a job's live log records.
+    pub fn subscribe_log(&self, job: u64) -> broadcast::Receiver<Arc<pb::LogRecord>> {
+        self.log_sender(job).subscribe()
+    }
+
+    /// The job will log no more: its live channel closes once drained.
+    pub fn close_log(&self, job: u64) {
+        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        logs.remove(&job);
+    }
+
+    /// End sessions' streams now.
+    pub fn revoke(&self, revocation: Revocation, reason: &str) {
+        let _ = self.revocations.send((revocation, reason.to_string()));
+    }
+
+    pub fn subscribe_revocations(&self) -> broadcast::Receiver<(Revocation, String)> {
+        self.revocations.subscribe()
+    }
+
+    /// Count of open watch streams (kept by [`WatcherGuard`]).
+    pub fn watchers(&self) -> usize {
+        self.watchers.load(Ordering::Relaxed)
+    }
+
+    pub fn watcher_guard(self: &Arc<Self>) -> WatcherGuard {
+        self.watchers.fetch_add(1, Ordering::Relaxed);
+        WatcherGuard(self.clone())
+    }
+}
+
+/// Counts an open watch stream while alive.
+pub struct WatcherGuard(Arc<Hub>);
+
+impl Drop for WatcherGuard {
+    fn drop(&mut self) {
+        self.0.watchers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(job: u64, seq: u64) -> pb::LogRecord {
+        pb::LogRecord {
+            job_id: job,
+            seq,
+            text: format!("line {seq}"),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn slow_subscriber_is_told_it_lagged_and_others_are_not_slowed() {
+        let hub = Hub::new(16);
+        let mut slow = hub.subscribe_log(7);
+        let mut fast = hub.subscribe_log(7);
+        for seq in 1..=100 {
+            hub.publish_log(record(7, seq));
+            let got = fast.recv().await.expect("fast keeps up");
+            assert_eq!(got.seq, seq);
+        }
+        match slow.recv().await {
+            Err(broadcast::error::RecvError::Lagged(n)) => assert_eq!(n, 84),
+            other => panic!("expected lag, got {other:?}"),
+        }
+        assert_eq!(slow.recv().await.expect("after lag").seq, 85);
+    }
+
+    #[test]
+    fn revocation_scopes() {
+        let s = Revocation::Session(vec![1, 2]);
+        assert!(s.hits(&[1, 2], "a"));
+        assert!(!s.hits(&[1, 3], "a"));
+        assert!(Revocation::User("a".into()).hits(&[9], "a"));
+        assert!(!Revocation::User("a".into()).hits(&[9], "b"));
+        assert!(Revocation::All.hits(&[], "x"));
+    }
+}

@@ -1,0 +1,217 @@
+//! The documents kept in the store. Trust: internal. Secrets (TOTP seeds)
+//! live in [`UserRecord`]; its `Debug` hides them.
+
+use serde::{Deserialize, Serialize};
+use spiderpig_policy::{JobState, Role, Stage};
+
+use crate::auth::totp::TotpState;
+use crate::clock::Millis;
+
+/// A person who has signed in at least once. Keyed by username; the identity
+/// (`issuer`, `subject`) is fixed at first sign-in and checked every time.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserRecord {
+    pub username: String,
+    pub issuer: String,
+    pub subject: String,
+    /// The role granted at the last sign-in.
+    pub role: Role,
+    /// Base32 TOTP secret; `None` until enrolment starts.
+    pub totp_secret: Option<String>,
+    /// True once a code for the secret has been verified.
+    pub totp_confirmed: bool,
+    pub totp: TotpState,
+    pub banned: Option<BanRecord>,
+    pub created_ms: Millis,
+    pub last_login_ms: Millis,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("username", &self.username)
+            .field("issuer", &self.issuer)
+            .field("subject", &self.subject)
+            .field("role", &self.role)
+            .field("totp_secret", &self.totp_secret.as_ref().map(|_| "<hidden>"))
+            .field("totp_confirmed", &self.totp_confirmed)
+            .field("totp", &self.totp)
+            .field("banned", &self.banned)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why and by whom a user is banned.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct BanRecord {
+    pub reason: String,
+    pub by: String,
+    pub at_ms: Millis,
+}
+
+/// A session, keyed by the SHA-256 of its token (the token itself is never
+/// stored).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SessionRecord {
+    /// A random public id for `ctl sessions`, unrelated to the token.
+    pub public_id: String,
+    pub username: String,
+    pub role: Role,
+    /// False for a session that has passed the IDP but not TOTP yet.
+    pub totp_passed: bool,
+    pub created_ms: Millis,
+    pub last_seen_ms: Millis,
+    pub absolute_expiry_ms: Millis,
+    pub client_addr: String,
+}
+
+/// What kind of scap command a job runs.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    Backport,
+    Revert,
+}
+
+/// A prompt waiting for an answer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PromptRecord {
+    pub prompt_id: u64,
+    pub input_line: bool,
+    pub text: String,
+    /// (label, key) in scap's order.
+    pub choices: Vec<(String, String)>,
+    pub default_key: Option<String>,
+    pub opened_ms: Millis,
+    pub expires_ms: Millis,
+}
+
+/// scap's latest progress bar.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+pub struct ProgressRecord {
+    pub name: String,
+    pub total: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub remaining: u64,
+    pub percent: f64,
+    pub finished: bool,
+}
+
+/// A job and everything users see about it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct JobRecord {
+    pub id: u64,
+    pub owner: String,
+    pub kind: JobKind,
+    pub changes: Vec<u64>,
+    pub state: JobState,
+    pub stage: Stage,
+    pub created_ms: Millis,
+    pub ready_deadline_ms: Millis,
+    pub started_ms: Millis,
+    pub ended_ms: Millis,
+    pub exit_code: Option<i32>,
+    pub outcome: String,
+    pub pending_prompt: Option<PromptRecord>,
+    pub progress: Option<ProgressRecord>,
+    pub status_line: String,
+    pub reverts_job: u64,
+    pub stage_marks: Vec<(Stage, Millis)>,
+    pub last_seq: u64,
+    /// scap's process group while it runs (for orphan checks after a crash).
+    pub pgid: Option<i32>,
+    pub finished_by: String,
+}
+
+impl JobRecord {
+    /// A new queued job.
+    pub fn queued(id: u64, owner: &str, kind: JobKind, changes: Vec<u64>, now: Millis) -> Self {
+        JobRecord {
+            id,
+            owner: owner.to_string(),
+            kind,
+            changes,
+            state: JobState::Queued,
+            stage: Stage::Queued,
+            created_ms: now,
+            ready_deadline_ms: 0,
+            started_ms: 0,
+            ended_ms: 0,
+            exit_code: None,
+            outcome: String::new(),
+            pending_prompt: None,
+            progress: None,
+            status_line: String::new(),
+            reverts_job: 0,
+            stage_marks: Vec::new(),
+            last_seq: 0,
+            pgid: None,
+            finished_by: String::new(),
+        }
+    }
+}
+
+/// Kinds of log record (mirrors `LogRecord.Kind` in the proto).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogKind {
+    Line,
+    Redacted,
+    Status,
+    Prompt,
+    Answer,
+    System,
+}
+
+/// One stored log record. `hidden` holds the sensitive lines behind a
+/// `Redacted` record; only `ctl log --include-sensitive` reads it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LogRow {
+    pub at_ms: Millis,
+    pub kind: LogKind,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<String>,
+}
+
+/// One audit entry. Append-only.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct AuditRow {
+    pub at_ms: Millis,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub reason: String,
+    pub client_addr: String,
+    pub success: bool,
+}
+
+/// The deployment freeze.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Default)]
+pub struct FreezeRecord {
+    pub active: bool,
+    pub reason: String,
+    pub by: String,
+    pub since_ms: Millis,
+    pub until_ms: Millis,
+}
+
+impl FreezeRecord {
+    /// In force at `now` (an expired `until` ends it).
+    pub fn in_force(&self, now: Millis) -> bool {
+        self.active && (self.until_ms == 0 || now < self.until_ms)
+    }
+}
+
+impl LogRow {
+    /// A record with no hidden lines.
+    pub fn now(at_ms: Millis, kind: LogKind, text: impl Into<String>) -> Self {
+        LogRow {
+            at_ms,
+            kind,
+            text: text.into(),
+            hidden: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! Typed access to the tables inside a transaction. Trust: internal.
+
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::records::*;
+use super::tables::*;
+use super::SCHEMA_VERSION;
+use crate::clock::Millis;
+use crate::error::{ExecutorError, Result};
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| ExecutorError::Store(format!("corrupt record: {e}")))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| ExecutorError::Store(format!("cannot encode: {e}")))
+}
+
+/// Filter for job listings.
+#[derive(Debug, Default, Clone)]
+pub struct JobFilter {
+    pub owner: Option<String>,
+    pub states: Vec<spiderpig_policy::JobState>,
+}
+
+impl JobFilter {
+    fn accepts(&self, job: &JobRecord) -> bool {
+        self.owner.as_ref().is_none_or(|o| *o == job.owner)
+            && (self.states.is_empty() || self.states.contains(&job.state))
+    }
+}
+
+/// Queries shared by read and write transactions.
+mod q {
+    use super::*;
+
+    pub fn get<K: redb::Key + 'static, T: DeserializeOwned>(
+        t: &impl ReadableTable<K, &'static [u8]>,
+        key: K::SelfType<'_>,
+    ) -> Result<Option<T>> {
+        match t.get(key)? {
+            Some(v) => Ok(Some(decode(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn jobs(
+        t: &impl ReadableTable<u64, &'static [u8]>,
+        before: u64,
+        limit: usize,
+        filter: &JobFilter,
+    ) -> Result<Vec<JobRecord>> {
+        let upper = if before == 0 { u64::MAX } else { before };
+        let mut out = Vec::new();
+        for entry in t.range(..upper)?.rev() {
+            let (_, v) = entry?;
+            let job: JobRecord = decode(v.value())?;
+            if filter.accepts(&job) {
+                out.push(job);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn logs(
+        t: &impl ReadableTable<(u64, u64), &'static [u8]>,
+        job: u64,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, LogRow)>> {
+        let mut out = Vec::new();
+        for entry in t.range((job, after_seq.saturating_add(1))..=(job, u64::MAX))? {
+            let (k, v) = entry?;
+            out.push((k.value().1, decode(v.value())?));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn audit(
+        t: &impl ReadableTable<u64, &'static [u8]>,
+        since_ms: Millis,
+        limit: usize,
+    ) -> Result<Vec<(u64, AuditRow)>> {
+        let mut out = Vec::new();
+        for entry in t.iter()? {
+            let (k, v) = entry?;
+            let row: AuditRow = decode(v.value())?;
+            if row.at_ms >= since_ms {
+                out.push((k.value(), row));
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn sessions(
+        t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    ) -> Result<Vec<(Vec<u8>, SessionRecord)>> {
+        let mut out = Vec::new();
+        for entry in t.iter()? {
+            let (k, v) = entry?;
+            out.push((k.value().to_vec(), decode(v.value())?));
+        }
+        Ok(out)
+    }
+}
+
+/// Read access, available in both kinds of transaction.
+pub trait Reads {
+    fn meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>>;
+    fn user(&self, username: &str) -> Result<Option<UserRecord>>;
+    fn identity(&self, issuer: &str, subject: &str) -> Result<Option<String>>;
+    fn session(&self, hash: &[u8; 32]) -> Result<Option<SessionRecord>>;
+    fn sessions(&self) -> Result<Vec<(Vec<u8>, SessionRecord)>>;
+    fn job(&self, id: u64) -> Result<Option<JobRecord>>;
+    /// Newest first, ids below `before` (0 = from the newest).
+    fn jobs(&self, before: u64, limit: usize, filter: &JobFilter) -> Result<Vec<JobRecord>>;
+    /// Records with seq > `after_seq`, in order.
+    fn logs(&self, job: u64, after_seq: u64, limit: usize) -> Result<Vec<(u64, LogRow)>>;
+    fn audit(&self, since_ms: Millis, limit: usize) -> Result<Vec<(u64, AuditRow)>>;
+
+    fn queue(&self) -> Result<Vec<u64>> {
+        Ok(self.meta(KEY_QUEUE)?.unwrap_or_default())
+    }
+    fn active(&self) -> Result<Option<u64>> {
+        Ok(self.meta::<Option<u64>>(KEY_ACTIVE)?.flatten())
+    }
+    fn freeze(&self) -> Result<FreezeRecord> {
+        Ok(self.meta(KEY_FREEZE)?.unwrap_or_default())
+    }
+    /// Existing job or NotFound.
+    fn job_or_404(&self, id: u64) -> Result<JobRecord> {
+        self.job(id)?
+            .ok_or_else(|| ExecutorError::NotFound(format!("job {id}")))
+    }
+}
+
+fn identity_key(issuer: &str, subject: &str) -> String {
+    format!("{issuer}\0{subject}")
+}
+
+macro_rules! impl_reads {
+    ($ty:ty) => {
+        impl Reads for $ty {
+            fn meta<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+                q::get(&self.txn.open_table(META)?, key)
+            }
+            fn user(&self, username: &str) -> Result<Option<UserRecord>> {
+                q::get(&self.txn.open_table(USERS)?, username)
+            }
+            fn identity(&self, issuer: &str, subject: &str) -> Result<Option<String>> {
+                let t = self.txn.open_table(IDENTITIES)?;
+                let key = identity_key(issuer, subject);
+                Ok(t.get(key.as_str())?.map(|v| v.value().to_string()))
+            }
+            fn session(&self, hash: &[u8; 32]) -> Result<Option<SessionRecord>> {
+                q::get(&self.txn.open_table(SESSIONS)?, &hash[..])
+            }
+            fn sessions(&self) -> Result<Vec<(Vec<u8>, SessionRecord)>> {
+                q::sessions(&self.txn.open_table(SESSIONS)?)
+            }
+            fn job(&self, id: u64) -> Result<Option<JobRecord>> {
+                q::get(&self.txn.open_table(JOBS)?, id)
+            }
+            fn jobs(&self, before: u64, limit: usize, filter: &JobFilter) -> Result<Vec<JobRecord>> {
+                q::jobs(&self.txn.open_table(JOBS)?, before, limit, filter)
+            }
+            fn logs(&self, job: u64, after_seq: u64, limit: usize) -> Result<Vec<(u64, LogRow)>> {
+                q::logs(&self.txn.open_table(LOGS)?, job, after_seq, limit)
+            }
+            fn audit(&self, since_ms: Millis, limit: usize) -> Result<Vec<(u64, AuditRow)>> {
+                q::audit(&self.txn.open_table(AUDIT)?, since_ms, limit)
+            }
+        }
+    };
+}
+
+/// A read snapshot.
+pub struct ReadTx {
+    txn: ReadTransaction,
+}
+
+impl ReadTx {
+    pub(super) fn new(txn: ReadTransaction) -> Self {
+        Self { txn }
+    }
+}
+
+/// A write transaction; dropped without [`WriteTx::commit`] it aborts.
+pub struct WriteTx {
+    txn: WriteTransaction,
+}
+
+impl_reads!(ReadTx);
+impl_reads!(WriteTx);
+
+impl WriteTx {
+    pub(super) fn new(txn: WriteTransaction) -> Self {
+        Self { txn }
+    }
+
+    pub(super) fn commit(self) -> Result<()> {
+        self.txn.commit()?;
+        Ok(())
+    }
+
+    pub(super) fn init_schema(&mut self) -> Result<()> {
+        // Creating every table up front lets read transactions open them.
+        self.txn.open_table(USERS)?;
+        self.txn.open_table(IDENTITIES)?;
+        self.txn.open_table(SESSIONS)?;
+        self.txn.open_table(JOBS)?;
+        self.txn.open_table(LOGS)?;
+        self.txn.open_table(AUDIT)?;
+        match self.meta::<u64>(KEY_SCHEMA)? {
+            None => self.put_meta(KEY_SCHEMA, &SCHEMA_VERSION),
+            Some(v) if v == SCHEMA_VERSION => Ok(()),
+            Some(v) => Err(ExecutorError::Store(format!(
+                "the store has schema version {v}; this executor understands {SCHEMA_VERSION}"
+            ))),
+        }
+    }
+
+    pub fn put_meta<T: Serialize>(&mut self, key: &str, value: &T) -> Result<()> {
+        let bytes = encode(value)?;
+        self.txn.open_table(META)?.insert(key, bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// The next id from a counter in META (starts at 1).
+    pub fn next_id(&mut self, key: &str) -> Result<u64> {
+        let next: u64 = self.meta(key)?.unwrap_or(1);
+        self.put_meta(key, &(next + 1))?;
+        Ok(next)
+    }
+
+    pub fn next_job_id(&mut self) -> Result<u64> {
+        self.next_id(KEY_NEXT_JOB)
+    }
+
+    pub fn next_prompt_id(&mut self) -> Result<u64> {
+        self.next_id(KEY_NEXT_PROMPT)
+    }
+
+    pub fn set_queue(&mut self, queue: &[u64]) -> Result<()> {
+        self.put_meta(KEY_QUEUE, &queue)
+    }
+
+    pub fn set_active(&mut self, active: Option<u64>) -> Result<()> {
+        self.put_meta(KEY_ACTIVE, &active)
+    }
+
+    pub fn set_freeze(&mut self, freeze: &FreezeRecord) -> Result<()> {
+        self.put_meta(KEY_FREEZE, freeze)
+    }
+
+    pub fn put_user(&mut self, user: &UserRecord) -> Result<()> {
+        let bytes = encode(user)?;
+        self.txn
+            .open_table(USERS)?
+            .insert(user.username.as_str(), bytes.as_slice())?;
+        Ok(())
+    }
+
+    pub fn put_identity(&mut self, issuer: &str, subject: &str, username: &str) -> Result<()> {
+        let key = identity_key(issuer, subject);
+        self.txn
+            .open_table(IDENTITIES)?
+            .insert(key.as_str(), username)?;
+        Ok(())
+    }
+
+    pub fn put_session(&mut self, hash: &[u8; 32], session: &SessionRecord) -> Result<()> {
+        let bytes = encode(session)?;
+        self.txn
+            .open_table(SESSIONS)?
+            .insert(&hash[..], bytes.as_slice())?;
+        Ok(())
+    }
+
+    pub fn delete_session(&mut self, hash: &[u8]) -> Result<bool> {
+        Ok(self.txn.open_table(SESSIONS)?.remove(hash)?.is_some())
+    }
+
+    /// Delete every session matching `pred`; returns how many.
+    pub fn delete_sessions_where(
+        &mut self,
+        pred: impl Fn(&SessionRecord) -> bool,
+    ) -> Result<Vec<Vec<u8>>> {
+        let doomed: Vec<Vec<u8>> = self
+            .sessions()?
+            .into_iter()
+            .filter(|(_, s)| pred(s))
+            .map(|(h, _)| h)
+            .collect();
+        for hash in &doomed {
+            self.delete_session(hash)?;
+        }
+        Ok(doomed)
+    }
+
+    pub fn put_job(&mut self, job: &JobRecord) -> Result<()> {
+        let bytes = encode(job)?;
+        self.txn.open_table(JOBS)?.insert(job.id, bytes.as_slice())?;
+        Ok(())
+    }
+
+    pub fn put_log(&mut self, job: u64, seq: u64, row: &LogRow) -> Result<()> {
+        let bytes = encode(row)?;
+        self.txn
+            .open_table(LOGS)?
+            .insert((job, seq), bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// Remove a job's log records; returns how many.
+    pub fn delete_logs(&mut self, job: u64) -> Result<u64> {
+        let mut table = self.txn.open_table(LOGS)?;
+        let mut n = 0;
+        table.retain_in((job, 0)..=(job, u64::MAX), |_, _| {
+            n += 1;
+            false
+        })?;
+        Ok(n)
+    }
+
+    /// Append an audit record.
+    pub fn audit_append(&mut self, row: &AuditRow) -> Result<u64> {
+        let mut table = self.txn.open_table(AUDIT)?;
+        let seq = match table.last()? {
+            Some((k, _)) => k.value() + 1,
+            None => 1,
+        };
+        let bytes = encode(row)?;
+        table.insert(seq, bytes.as_slice())?;
+        Ok(seq)
+    }
+}
