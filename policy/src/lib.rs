@@ -1,1 +1,55 @@
-//! placeholder
+//! Pure decision logic shared by SpiderPig's two processes.
+//!
+//! Nothing here does I/O, spawns threads or awaits: every function takes values and
+//! returns values, so the rules that guard a deployment can be read and tested on
+//! their own. Untrusted input is validated once, here, into newtypes that inner code
+//! can rely on.
+//!
+//! # Layout
+//!
+//! - [`error`]: [`PolicyError`], the one error type of the crate; its messages are
+//!   safe to show to users (hostile input is cut short and escaped).
+//! - [`limits`]: the numeric limits (changes per job, line and answer lengths).
+//! - [`change`]: Gerrit change numbers and URLs pasted by deployers, parsed to
+//!   [`ChangeNumber`]s.
+//! - [`command`]: the allowlist — the only scap invocations the executor can build,
+//!   with their exact argv and environment.
+//! - [`username`], [`totp_code`], [`job_id`]: small validated newtypes.
+//! - [`machine`]: scap's machine-mode protocol: splitting output into bounded lines
+//!   and decoding them into [`ScapMessage`]s.
+//! - [`redact`]: decides which log lines users may see.
+//! - [`job`]: the job state machine and the single-lock-holder invariant.
+//! - [`answer`]: checks answers to scap's prompts and admin reasons.
+//! - [`stage`]: derives the deployment stage shown in the UI from scap's output.
+//! - `text`: character classes and the escaping used in error messages (private).
+//! - `constant_time`: a constant-time byte comparison (private).
+#![forbid(unsafe_code)]
+
+pub mod answer;
+pub mod change;
+pub mod command;
+mod constant_time;
+pub mod error;
+pub mod job;
+pub mod job_id;
+pub mod limits;
+pub mod machine;
+pub mod redact;
+pub mod stage;
+mod text;
+pub mod totp_code;
+pub mod username;
+
+pub use answer::{InputLine, Reason, validate_choice, validate_input_line, validate_reason};
+pub use change::{
+    ChangeNumber, GerritBase, parse_change_list, parse_change_ref, validate_change_list,
+};
+pub use command::{Invocation, IoKey, ScapCommand, ScapEnvironment, ScapPath};
+pub use error::PolicyError;
+pub use job::{Actor, JobEvent, JobState, Role, check_single_lock_holder, transition};
+pub use job_id::JobId;
+pub use machine::{Choice, LineAssembler, Progress, RawLine, ScapMessage, decode_line};
+pub use redact::{PLACEHOLDER, RedactionPatterns, Redactor, strip_terminal_controls};
+pub use stage::{Stage, StageTracker};
+pub use totp_code::TotpCode;
+pub use username::Username;

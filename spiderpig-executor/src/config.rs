@@ -246,7 +246,10 @@ impl Config {
             return Err(bad("oidc.client_id", "must not be empty"));
         }
         if self.roles.deployer.is_empty() && self.roles.admin.is_empty() {
-            return Err(bad("roles", "no group grants any role: nobody could sign in"));
+            return Err(bad(
+                "roles",
+                "no group grants any role: nobody could sign in",
+            ));
         }
         self.redaction_patterns()?;
         self.check_numbers()
@@ -277,7 +280,10 @@ impl Config {
             return Err(bad("limits.queued_jobs_per_user", "must be at least 1"));
         }
         if !(64 * 1024..=16 * 1024 * 1024).contains(&l.grpc_message_bytes) {
-            return Err(bad("limits.grpc_message_bytes", "must be between 64 KiB and 16 MiB"));
+            return Err(bad(
+                "limits.grpc_message_bytes",
+                "must be between 64 KiB and 16 MiB",
+            ));
         }
         if l.max_connections == 0 || l.watch_buffer < 16 || l.pending_logins == 0 {
             return Err(bad(
@@ -321,7 +327,10 @@ fn require_absolute(key: &str, path: &Path) -> Result<()> {
     if path.is_absolute() {
         Ok(())
     } else {
-        Err(bad(key, format!("must be an absolute path, got {}", path.display())))
+        Err(bad(
+            key,
+            format!("must be an absolute path, got {}", path.display()),
+        ))
     }
 }
 

@@ -53,7 +53,10 @@ pub async fn build_engine(config: Arc<Config>, clock: SharedClock) -> Result<Arc
 }
 
 /// Serve both sockets until `shutdown` resolves.
-pub async fn run(engine: Arc<Engine>, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+pub async fn run(
+    engine: Arc<Engine>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
     let config = engine.config().clone();
     let admin_gid = group_gid_for("sockets.admin_group", &config.sockets.admin_group)?;
     let web_group = match &config.sockets.executor_socket_group {
@@ -70,13 +73,19 @@ pub async fn run(engine: Arc<Engine>, shutdown: impl Future<Output = ()> + Send 
         let on_refusal = refusal_sink(refusals.clone(), "executor.sock");
         let incoming = incoming_with(
             deployer_listener,
-            PeerPolicy::WebOnly { uid: config.sockets.web_uid },
+            PeerPolicy::WebOnly {
+                uid: config.sockets.web_uid,
+            },
             config.limits.max_connections,
             on_refusal,
         );
         let svc = limit_deployer(DeployerService::new(engine.clone()), &config.limits);
         let stop = wait_for(stop_rx.clone());
-        tokio::spawn(server_builder(&config.timeouts).add_service(svc).serve_with_incoming_shutdown(incoming, stop))
+        tokio::spawn(
+            server_builder(&config.timeouts)
+                .add_service(svc)
+                .serve_with_incoming_shutdown(incoming, stop),
+        )
     };
     let admin = {
         let on_refusal = refusal_sink(refusals, "admin.sock");
@@ -88,7 +97,11 @@ pub async fn run(engine: Arc<Engine>, shutdown: impl Future<Output = ()> + Send 
         );
         let svc = limit_admin(AdminService::new(engine.clone()), &config.limits);
         let stop = wait_for(stop_rx.clone());
-        tokio::spawn(server_builder(&config.timeouts).add_service(svc).serve_with_incoming_shutdown(incoming, stop))
+        tokio::spawn(
+            server_builder(&config.timeouts)
+                .add_service(svc)
+                .serve_with_incoming_shutdown(incoming, stop),
+        )
     };
     let ticker = tokio::spawn(tick_loop(engine.clone(), stop_rx.clone()));
     tracing::info!(
@@ -151,11 +164,17 @@ fn spawn_refusal_auditor(engine: Arc<Engine>) -> mpsc::Sender<(String, Refusal)>
         while let Some((socket, refusal)) = rx.recv().await {
             let (who, why) = match &refusal {
                 Refusal::Peer(p) => (format!("uid:{} ({})", p.uid, p.user), "peer not allowed"),
-                Refusal::OverCapacity(p) => (format!("uid:{} ({})", p.uid, p.user), "connection cap reached"),
+                Refusal::OverCapacity(p) => (
+                    format!("uid:{} ({})", p.uid, p.user),
+                    "connection cap reached",
+                ),
                 Refusal::Unidentified(e) => (format!("unknown ({e})"), "SO_PEERCRED failed"),
             };
             let result = engine.store().write(|tx| {
-                engine.audit(tx, Audit::refused(&who, "peer.rejected", &socket, why, &socket))
+                engine.audit(
+                    tx,
+                    Audit::refused(&who, "peer.rejected", &socket, why, &socket),
+                )
             });
             if let Err(e) = result {
                 tracing::error!(error = %e, "cannot audit a peer refusal");
@@ -165,7 +184,10 @@ fn spawn_refusal_auditor(engine: Arc<Engine>) -> mpsc::Sender<(String, Refusal)>
     tx
 }
 
-fn refusal_sink(tx: mpsc::Sender<(String, Refusal)>, socket: &'static str) -> impl Fn(Refusal) + Send + Sync + 'static {
+fn refusal_sink(
+    tx: mpsc::Sender<(String, Refusal)>,
+    socket: &'static str,
+) -> impl Fn(Refusal) + Send + Sync + 'static {
     move |refusal| {
         // Never block the accept loop: drop the audit record if the auditor
         // is flooded (the refusal is still in the journal).

@@ -85,7 +85,9 @@ impl fmt::Display for ExecutorError {
             LoginStateInvalid => {
                 f.write_str("this sign-in link is invalid or has expired: start again")
             }
-            LoginFailed(_) => f.write_str("sign-in failed: the identity provider's answer was refused"),
+            LoginFailed(_) => {
+                f.write_str("sign-in failed: the identity provider's answer was refused")
+            }
             NotAuthorized => f.write_str("your account is not authorized to use SpiderPig"),
             Banned => f.write_str("your account is banned from SpiderPig"),
             NotYourJob => f.write_str("only the job's owner or an admin may do that"),

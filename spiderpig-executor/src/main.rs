@@ -11,7 +11,11 @@ use spiderpig_executor::config::Config;
 use spiderpig_executor::{ctl, daemon};
 
 #[derive(Parser)]
-#[command(name = "spiderpig-executor", version, about = "SpiderPig's privileged monitor and its admin CLI")]
+#[command(
+    name = "spiderpig-executor",
+    version,
+    about = "SpiderPig's privileged monitor and its admin CLI"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,7 +40,8 @@ enum Command {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("SPIDERPIG_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("SPIDERPIG_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

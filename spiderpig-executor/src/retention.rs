@@ -17,10 +17,17 @@ impl Engine {
             let mut before = 0;
             loop {
                 let page = tx.jobs(before, 500, &JobFilter::default())?;
-                let Some(last) = page.last().map(|j| j.id) else { break };
+                let Some(last) = page.last().map(|j| j.id) else {
+                    break;
+                };
                 ids.extend(
                     page.iter()
-                        .filter(|j| j.state.is_final() && j.ended_ms > 0 && j.ended_ms < cutoff && j.last_seq > 0)
+                        .filter(|j| {
+                            j.state.is_final()
+                                && j.ended_ms > 0
+                                && j.ended_ms < cutoff
+                                && j.last_seq > 0
+                        })
                         .map(|j| j.id),
                 );
                 before = last;

@@ -1,3 +1,16 @@
-//! harness
+//! Test support for SpiderPig: harnesses shared by the end-to-end tests.
+//!
+//! # Layout
+//!
+//! - [`idp`]: the real OpenID Provider (npm `oidc-provider`) on loopback, and
+//!   a form-filling login.
+//! - [`bins`]: finding (and building) the workspace's binaries.
+//! - [`drive`]: a deployer client that drives jobs over gRPC.
+//! - [`executor`]: a whole executor with the IDP and fake-scap in a temp dir.
+//!
+//! The `fake-scap` binary (src/bin/fake-scap) stands in for scap.
 
+pub mod bins;
+pub mod drive;
+pub mod executor;
 pub mod idp;

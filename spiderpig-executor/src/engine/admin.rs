@@ -38,7 +38,9 @@ impl Engine {
         let reason = Self::reason(reason)?;
         let now = self.now();
         if until_ms != 0 && until_ms <= now {
-            return Err(ExecutorError::InvalidArgument("the freeze end is in the past".into()));
+            return Err(ExecutorError::InvalidArgument(
+                "the freeze end is in the past".into(),
+            ));
         }
         let record = FreezeRecord {
             active: true,
@@ -49,10 +51,16 @@ impl Engine {
         };
         self.store.write(|tx| {
             tx.set_freeze(&record)?;
-            self.audit(tx, Audit::ok(&who.name(), "admin.freeze", "deployments", "admin.sock").with_reason(&reason))
+            self.audit(
+                tx,
+                Audit::ok(&who.name(), "admin.freeze", "deployments", "admin.sock")
+                    .with_reason(&reason),
+            )
         })?;
         let view = convert::freeze(&record, now);
-        self.hub.publish(pb::event::Kind::Freeze(pb::FreezeChanged { freeze: Some(view.clone()) }));
+        self.hub.publish(pb::event::Kind::Freeze(pb::FreezeChanged {
+            freeze: Some(view.clone()),
+        }));
         self.publish_jobs(&[]);
         Ok(view)
     }
@@ -61,11 +69,17 @@ impl Engine {
         let reason = Self::reason(reason)?;
         let promoted = self.store.write(|tx| {
             tx.set_freeze(&FreezeRecord::default())?;
-            self.audit(tx, Audit::ok(&who.name(), "admin.unfreeze", "deployments", "admin.sock").with_reason(&reason))?;
+            self.audit(
+                tx,
+                Audit::ok(&who.name(), "admin.unfreeze", "deployments", "admin.sock")
+                    .with_reason(&reason),
+            )?;
             self.promote_in(tx)
         })?;
         let view = convert::freeze(&FreezeRecord::default(), self.now());
-        self.hub.publish(pb::event::Kind::Freeze(pb::FreezeChanged { freeze: Some(view.clone()) }));
+        self.hub.publish(pb::event::Kind::Freeze(pb::FreezeChanged {
+            freeze: Some(view.clone()),
+        }));
         self.publish_jobs(&promoted.into_iter().collect::<Vec<_>>());
         Ok(view)
     }
@@ -78,7 +92,11 @@ impl Engine {
             let mut record = tx
                 .user(&name)?
                 .ok_or_else(|| ExecutorError::NotFound(format!("user {name}")))?;
-            record.banned = Some(BanRecord { reason: reason.clone(), by: who.0.clone(), at_ms: self.now() });
+            record.banned = Some(BanRecord {
+                reason: reason.clone(),
+                by: who.0.clone(),
+                at_ms: self.now(),
+            });
             tx.put_user(&record)?;
             let ended = tx.delete_sessions_where(|s| s.username == name)?.len() as u32;
             let mut cancelled = Vec::new();
@@ -104,10 +122,14 @@ impl Engine {
                 }
             }
             let target = format!("user {name}");
-            self.audit(tx, Audit::ok(&who.name(), "admin.ban", &target, "admin.sock").with_reason(&reason))?;
+            self.audit(
+                tx,
+                Audit::ok(&who.name(), "admin.ban", &target, "admin.sock").with_reason(&reason),
+            )?;
             Ok((ended, cancelled, promoted))
         })?;
-        self.hub.revoke(Revocation::User(name), "banned by an admin");
+        self.hub
+            .revoke(Revocation::User(name), "banned by an admin");
         let mut changed = cancelled.clone();
         changed.extend(promoted);
         self.publish_jobs(&changed);
@@ -124,14 +146,20 @@ impl Engine {
             record.banned = None;
             tx.put_user(&record)?;
             let target = format!("user {name}");
-            self.audit(tx, Audit::ok(&who.name(), "admin.unban", &target, "admin.sock").with_reason(&reason))
+            self.audit(
+                tx,
+                Audit::ok(&who.name(), "admin.unban", &target, "admin.sock").with_reason(&reason),
+            )
         })
     }
 
     pub fn logout_users(&self, who: &AdminActor, scope: LogoutScope, reason: &str) -> Result<u32> {
         let reason = Self::reason(reason)?;
         let (target, revocation) = match &scope {
-            LogoutScope::User(u) => (format!("user {}", u.as_str()), Revocation::User(u.as_str().to_string())),
+            LogoutScope::User(u) => (
+                format!("user {}", u.as_str()),
+                Revocation::User(u.as_str().to_string()),
+            ),
             LogoutScope::Everyone => ("everyone".to_string(), Revocation::All),
         };
         let ended = self.store.write(|tx| {
@@ -139,7 +167,10 @@ impl Engine {
                 LogoutScope::User(u) => s.username == u.as_str(),
                 LogoutScope::Everyone => true,
             })?;
-            self.audit(tx, Audit::ok(&who.name(), "admin.logout", &target, "admin.sock").with_reason(&reason))?;
+            self.audit(
+                tx,
+                Audit::ok(&who.name(), "admin.logout", &target, "admin.sock").with_reason(&reason),
+            )?;
             Ok(ended.len() as u32)
         })?;
         self.hub.revoke(revocation, "logged out by an admin");
@@ -156,22 +187,36 @@ impl Engine {
         })
     }
 
-    pub fn queue_move(&self, who: &AdminActor, job: u64, position: u32, reason: &str) -> Result<()> {
+    pub fn queue_move(
+        &self,
+        who: &AdminActor,
+        job: u64,
+        position: u32,
+        reason: &str,
+    ) -> Result<()> {
         let reason = Self::reason(reason)?;
         if position == 0 {
-            return Err(ExecutorError::InvalidArgument("positions start at 1".into()));
+            return Err(ExecutorError::InvalidArgument(
+                "positions start at 1".into(),
+            ));
         }
         self.store.write(|tx| {
             let mut queue = tx.queue()?;
             let Some(at) = queue.iter().position(|q| *q == job) else {
-                return Err(ExecutorError::WrongState(format!("job {job} is not queued")));
+                return Err(ExecutorError::WrongState(format!(
+                    "job {job} is not queued"
+                )));
             };
             queue.remove(at);
             let to = (position as usize - 1).min(queue.len());
             queue.insert(to, job);
             tx.set_queue(&queue)?;
             let target = format!("job {job} to place {}", to + 1);
-            self.audit(tx, Audit::ok(&who.name(), "admin.queue_move", &target, "admin.sock").with_reason(&reason))
+            self.audit(
+                tx,
+                Audit::ok(&who.name(), "admin.queue_move", &target, "admin.sock")
+                    .with_reason(&reason),
+            )
         })?;
         self.publish_jobs(&[job]);
         Ok(())
@@ -182,16 +227,29 @@ impl Engine {
         let promoted = self.store.write(|tx| {
             let mut record = tx.job_or_404(job)?;
             let was = record.state;
-            let event = if was == JobState::Queued { JobEvent::Remove } else { JobEvent::Cancel };
+            let event = if was == JobState::Queued {
+                JobEvent::Remove
+            } else {
+                JobEvent::Cancel
+            };
             self.apply(&mut record, event, Actor::Admin)?;
             record.outcome = format!("removed by an admin: {reason}");
             tx.put_job(&record)?;
             let promoted = self.unlink(tx, job, was)?;
             let target = format!("job {job}");
-            self.audit(tx, Audit::ok(&who.name(), "admin.queue_remove", &target, "admin.sock").with_reason(&reason))?;
+            self.audit(
+                tx,
+                Audit::ok(&who.name(), "admin.queue_remove", &target, "admin.sock")
+                    .with_reason(&reason),
+            )?;
             Ok(promoted)
         })?;
-        self.publish_jobs(&[Some(job), promoted].into_iter().flatten().collect::<Vec<_>>());
+        self.publish_jobs(
+            &[Some(job), promoted]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
+        );
         Ok(())
     }
 
@@ -208,11 +266,19 @@ impl Engine {
             tx.put_job(&record)?;
             let promoted = self.unlink(tx, job, was)?;
             let target = format!("job {job}");
-            self.audit(tx, Audit::ok(&who.name(), "admin.release", &target, "admin.sock").with_reason(&reason))?;
+            self.audit(
+                tx,
+                Audit::ok(&who.name(), "admin.release", &target, "admin.sock").with_reason(&reason),
+            )?;
             Ok(promoted)
         })?;
         self.forget_log(job);
-        self.publish_jobs(&[Some(job), promoted].into_iter().flatten().collect::<Vec<_>>());
+        self.publish_jobs(
+            &[Some(job), promoted]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
+        );
         Ok(())
     }
 
@@ -243,19 +309,34 @@ impl Engine {
             tx.put_user(&record)?;
             let ended = tx.delete_sessions_where(|s| s.username == name)?.len() as u32;
             let target = format!("user {name}");
-            self.audit(tx, Audit::ok(&who.name(), "admin.totp_reset", &target, "admin.sock").with_reason(&reason))?;
+            self.audit(
+                tx,
+                Audit::ok(&who.name(), "admin.totp_reset", &target, "admin.sock")
+                    .with_reason(&reason),
+            )?;
             Ok(ended)
         })?;
-        self.hub.revoke(Revocation::User(name), "TOTP reset by an admin");
+        self.hub
+            .revoke(Revocation::User(name), "TOTP reset by an admin");
         Ok(ended)
     }
 
     /// Log access to hidden lines is itself audited.
-    pub fn admin_log(&self, who: &AdminActor, job: u64, after: u64, limit: u32, sensitive: bool) -> Result<(Vec<pb::LogRecord>, bool)> {
+    pub fn admin_log(
+        &self,
+        who: &AdminActor,
+        job: u64,
+        after: u64,
+        limit: u32,
+        sensitive: bool,
+    ) -> Result<(Vec<pb::LogRecord>, bool)> {
         if sensitive && after == 0 {
             self.store.write(|tx| {
                 let target = format!("job {job}");
-                self.audit(tx, Audit::ok(&who.name(), "admin.log_sensitive", &target, "admin.sock"))
+                self.audit(
+                    tx,
+                    Audit::ok(&who.name(), "admin.log_sensitive", &target, "admin.sock"),
+                )
             })?;
         }
         self.get_log(job, after, limit, sensitive)
@@ -267,7 +348,11 @@ impl Engine {
             n => (n as usize).min(10_000),
         };
         self.store.read(|tx| {
-            Ok(tx.audit(since_ms, limit)?.iter().map(|(seq, a)| convert::audit(*seq, a)).collect())
+            Ok(tx
+                .audit(since_ms, limit)?
+                .iter()
+                .map(|(seq, a)| convert::audit(*seq, a))
+                .collect())
         })
     }
 

@@ -70,13 +70,17 @@ impl Engine {
                 return Ok(Err(ExecutorError::QueueLimit { limit }));
             }
             let id = tx.next_job_id()?;
-            let mut job = JobRecord::queued(id, &caller.username, kind, changes.clone(), self.now());
+            let mut job =
+                JobRecord::queued(id, &caller.username, kind, changes.clone(), self.now());
             job.reverts_job = reverts;
             tx.put_job(&job)?;
             queue.push(id);
             tx.set_queue(&queue)?;
             let target = format!("job {id} ({kind:?} {changes:?})");
-            self.audit(tx, Audit::ok(&caller.username, "job.submit", &target, &ctx.client_addr))?;
+            self.audit(
+                tx,
+                Audit::ok(&caller.username, "job.submit", &target, &ctx.client_addr),
+            )?;
             let promoted = self.promote_in(tx)?;
             Ok(Ok((id, promoted)))
         })?;
@@ -97,16 +101,29 @@ impl Engine {
             tx.put_job(&job)?;
             let promoted = self.unlink(tx, job_id, was)?;
             let target = format!("job {job_id}");
-            self.audit(tx, Audit::ok(&caller.username, "job.cancel", &target, &ctx.client_addr))?;
+            self.audit(
+                tx,
+                Audit::ok(&caller.username, "job.cancel", &target, &ctx.client_addr),
+            )?;
             Ok(promoted)
         })?;
-        self.publish_jobs(&[Some(job_id), promoted].into_iter().flatten().collect::<Vec<_>>());
+        self.publish_jobs(
+            &[Some(job_id), promoted]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
+        );
         Ok(())
     }
 
     /// Take a job that just left `was` out of the queue or the lock, and
     /// promote the next one if the lock was freed.
-    pub(crate) fn unlink(&self, tx: &mut WriteTx, job_id: u64, was: JobState) -> Result<Option<u64>> {
+    pub(crate) fn unlink(
+        &self,
+        tx: &mut WriteTx,
+        job_id: u64,
+        was: JobState,
+    ) -> Result<Option<u64>> {
         if was == JobState::Queued {
             let mut queue = tx.queue()?;
             queue.retain(|q| *q != job_id);
@@ -121,7 +138,12 @@ impl Engine {
     }
 
     /// The owner is ready: start scap.
-    pub async fn ready(self: &std::sync::Arc<Self>, caller: &Caller, job_id: u64, ctx: &Ctx) -> Result<()> {
+    pub async fn ready(
+        self: &std::sync::Arc<Self>,
+        caller: &Caller,
+        job_id: u64,
+        ctx: &Ctx,
+    ) -> Result<()> {
         let job = self.store.write(|tx| {
             let mut job = tx.job_or_404(job_id)?;
             let freeze = tx.freeze()?;
@@ -133,7 +155,10 @@ impl Engine {
             job.started_ms = self.now();
             tx.put_job(&job)?;
             let target = format!("job {job_id}");
-            self.audit(tx, Audit::ok(&caller.username, "job.ready", &target, &ctx.client_addr))?;
+            self.audit(
+                tx,
+                Audit::ok(&caller.username, "job.ready", &target, &ctx.client_addr),
+            )?;
             Ok(job)
         })?;
         self.publish_jobs(&[job_id]);
@@ -175,25 +200,34 @@ impl Engine {
         })?;
         let note = format!("{} chose: {}", caller.username, label);
         self.append_log(job_id, LogRow::now(self.now(), LogKind::Answer, note));
-        self.hub.publish(spiderpig_proto::v1::event::Kind::PromptClosed(
-            spiderpig_proto::v1::PromptClosed {
-                job_id,
-                prompt_id,
-                answered_by: caller.username.clone(),
-                answer_label: label,
-            },
-        ));
+        self.hub
+            .publish(spiderpig_proto::v1::event::Kind::PromptClosed(
+                spiderpig_proto::v1::PromptClosed {
+                    job_id,
+                    prompt_id,
+                    answered_by: caller.username.clone(),
+                    answer_label: label,
+                },
+            ));
         self.publish_jobs(&[job_id]);
         let control = self.run_control(job_id);
         match control {
             Some(c) => c.answer(validated).await,
-            None => Err(ExecutorError::Internal(format!("job {job_id} has no live scap"))),
+            None => Err(ExecutorError::Internal(format!(
+                "job {job_id} has no live scap"
+            ))),
         }
     }
 
     /// Owner (or admin) frees the lock after scap exited or after a restart.
     pub fn finish(&self, caller: &Caller, job_id: u64, ctx: &Ctx) -> Result<()> {
-        self.finish_as(&caller.username, actor_for(caller, &caller_job(self, job_id)?), job_id, "", ctx)
+        self.finish_as(
+            &caller.username,
+            actor_for(caller, &caller_job(self, job_id)?),
+            job_id,
+            "",
+            ctx,
+        )
     }
 
     pub(crate) fn finish_as(
@@ -220,7 +254,12 @@ impl Engine {
             Ok(promoted)
         })?;
         self.forget_log(job_id);
-        self.publish_jobs(&[Some(job_id), promoted].into_iter().flatten().collect::<Vec<_>>());
+        self.publish_jobs(
+            &[Some(job_id), promoted]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
+        );
         Ok(())
     }
 
@@ -230,7 +269,10 @@ impl Engine {
             let mut job = tx.job_or_404(job_id)?;
             self.apply(&mut job, JobEvent::Interrupt, actor)?;
             let target = format!("job {job_id}");
-            self.audit(tx, Audit::ok(who, "job.interrupt", &target, &ctx.client_addr))
+            self.audit(
+                tx,
+                Audit::ok(who, "job.interrupt", &target, &ctx.client_addr),
+            )
         })?;
         let control = self
             .run_control(job_id)

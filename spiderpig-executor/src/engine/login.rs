@@ -83,7 +83,10 @@ impl Engine {
             other => other.to_string(),
         };
         self.store.write(|tx| {
-            self.audit(tx, Audit::refused(who, action, "login", &reason, &ctx.client_addr))
+            self.audit(
+                tx,
+                Audit::refused(who, action, "login", &reason, &ctx.client_addr),
+            )
         })
     }
 
@@ -114,13 +117,22 @@ impl Engine {
                 let reason = e.to_string();
                 self.audit(
                     tx,
-                    Audit::refused(&username, "login.refused", "login", &reason, &ctx.client_addr),
+                    Audit::refused(
+                        &username,
+                        "login.refused",
+                        "login",
+                        &reason,
+                        &ctx.client_addr,
+                    ),
                 )?;
                 return Ok(Err(e));
             }
             let user = tx.user(&username)?.expect("bound above");
             let (token, _) = self.create_session(tx, &username, role, false, &ctx.client_addr)?;
-            self.audit(tx, Audit::ok(&username, "login.idp_success", "login", &ctx.client_addr))?;
+            self.audit(
+                tx,
+                Audit::ok(&username, "login.idp_success", "login", &ctx.client_addr),
+            )?;
             Ok(Ok(LoginDone {
                 token,
                 username: username.clone(),
@@ -190,7 +202,12 @@ impl Engine {
                     tx.put_user(&user)?;
                     self.audit(
                         tx,
-                        Audit::ok(username.as_str(), "totp.enrol", "own account", &ctx.client_addr),
+                        Audit::ok(
+                            username.as_str(),
+                            "totp.enrol",
+                            "own account",
+                            &ctx.client_addr,
+                        ),
                     )?;
                     s
                 }
@@ -228,7 +245,13 @@ impl Engine {
             let reason = e.to_string();
             self.audit(
                 tx,
-                Audit::refused(username, "totp.failure", "own account", &reason, &ctx.client_addr),
+                Audit::refused(
+                    username,
+                    "totp.failure",
+                    "own account",
+                    &reason,
+                    &ctx.client_addr,
+                ),
             )?;
         }
         Ok(outcome.map(|_| ()))
@@ -250,7 +273,12 @@ impl Engine {
                 self.create_session(tx, &caller.username, caller.role, true, &ctx.client_addr)?;
             self.audit(
                 tx,
-                Audit::ok(&caller.username, "login.success", "session", &ctx.client_addr),
+                Audit::ok(
+                    &caller.username,
+                    "login.success",
+                    "session",
+                    &ctx.client_addr,
+                ),
             )?;
             Ok(Ok((token, self.session_expiry(&record))))
         })?;

@@ -180,7 +180,8 @@ impl Engine {
         match snapshot {
             Ok((queue, jobs)) => {
                 for job in jobs {
-                    self.hub.publish(pb::event::Kind::Job(pb::JobChanged { job: Some(job) }));
+                    self.hub
+                        .publish(pb::event::Kind::Job(pb::JobChanged { job: Some(job) }));
                 }
                 self.hub.publish(pb::event::Kind::Queue(pb::QueueChanged {
                     queue: Some(queue),

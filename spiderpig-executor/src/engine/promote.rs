@@ -12,12 +12,7 @@ use crate::store::{JobRecord, Reads, WriteTx};
 
 impl Engine {
     /// Apply a policy transition to a job record (state only).
-    pub(crate) fn apply(
-        &self,
-        job: &mut JobRecord,
-        event: JobEvent,
-        actor: Actor,
-    ) -> Result<()> {
+    pub(crate) fn apply(&self, job: &mut JobRecord, event: JobEvent, actor: Actor) -> Result<()> {
         job.state = transition(job.state, event, actor)?;
         if job.state.is_final() && job.ended_ms == 0 {
             job.ended_ms = self.now();

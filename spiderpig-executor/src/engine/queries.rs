@@ -74,7 +74,9 @@ impl Engine {
         };
         self.store.read(|tx| tx.job_or_404(job).map(|_| ()))?;
         let log = self.existing_log(job);
-        let guard = log.as_ref().map(|l| l.lock().unwrap_or_else(|e| e.into_inner()));
+        let guard = log
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()));
         let mut rows = self.store.read(|tx| tx.logs(job, after_seq, limit))?;
         if let Some(buffer) = &guard {
             let last = rows.last().map(|(s, _)| *s).unwrap_or(after_seq);

@@ -15,7 +15,9 @@ use super::logbuf::FLUSH_INTERVAL_MS;
 use super::{Audit, Engine, LiveRun};
 use crate::error::{ExecutorError, Result};
 use crate::rpc::convert;
-use crate::runner::{self, ExitInfo, PromptKind, PromptSpec, RunControl, RunHandle, RunSpec, RunnerEvent};
+use crate::runner::{
+    self, ExitInfo, PromptKind, PromptSpec, RunControl, RunHandle, RunSpec, RunnerEvent,
+};
 use crate::store::{JobKind, JobRecord, LogKind, LogRow, ProgressRecord, PromptRecord, Reads};
 
 impl Engine {
@@ -76,7 +78,11 @@ impl Engine {
             JobKind::Revert => "scap backport --revert",
         };
         let changes: Vec<String> = job.changes.iter().map(u64::to_string).collect();
-        let note = format!("SpiderPig started {what} {} for {}", changes.join(" "), job.owner);
+        let note = format!(
+            "SpiderPig started {what} {} for {}",
+            changes.join(" "),
+            job.owner
+        );
         self.append_log(id, LogRow::now(self.now(), LogKind::System, note));
         {
             let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
@@ -102,11 +108,19 @@ impl Engine {
             rec.outcome = "scap could not be started".into();
             tx.put_job(&rec)?;
             let target = format!("job {id}");
-            self.audit(tx, Audit::refused("system", "job.start", &target, &e.to_string(), "-"))?;
+            self.audit(
+                tx,
+                Audit::refused("system", "job.start", &target, &e.to_string(), "-"),
+            )?;
             self.unlink(tx, id, was)
         })?;
         self.forget_log(id);
-        self.publish_jobs(&[Some(id), promoted].into_iter().flatten().collect::<Vec<_>>());
+        self.publish_jobs(
+            &[Some(id), promoted]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>(),
+        );
         Ok(())
     }
 
@@ -148,7 +162,11 @@ impl Engine {
                 };
                 self.append_log(id, LogRow::now(at_ms, kind, text));
             }
-            RunnerEvent::Sensitive { at_ms, starts_run, hidden } => {
+            RunnerEvent::Sensitive {
+                at_ms,
+                starts_run,
+                hidden,
+            } => {
                 if starts_run {
                     let mut row = LogRow::now(at_ms, LogKind::Redacted, PLACEHOLDER);
                     row.hidden.push(hidden);
@@ -170,7 +188,9 @@ impl Engine {
                 };
                 self.note_meta(id, None, Some(rec), None);
             }
-            RunnerEvent::Stage { at_ms, stage } => self.note_meta(id, None, None, Some((stage, at_ms))),
+            RunnerEvent::Stage { at_ms, stage } => {
+                self.note_meta(id, None, None, Some((stage, at_ms)))
+            }
             RunnerEvent::Prompt(spec) => {
                 if let Err(e) = self.open_prompt(id, spec) {
                     tracing::error!(job = id, error = %e, "cannot record prompt");
@@ -192,19 +212,28 @@ impl Engine {
                 prompt_id: tx.next_prompt_id()?,
                 input_line: spec.kind == PromptKind::InputLine,
                 text: spec.text.clone(),
-                choices: spec.choices.iter().map(|c| (c.label.clone(), c.key.clone())).collect(),
+                choices: spec
+                    .choices
+                    .iter()
+                    .map(|c| (c.label.clone(), c.key.clone()))
+                    .collect(),
                 default_key: spec.default.clone(),
                 opened_ms: now,
-                expires_ms: if prompt_secs > 0 { now + prompt_secs * 1000 } else { 0 },
+                expires_ms: if prompt_secs > 0 {
+                    now + prompt_secs * 1000
+                } else {
+                    0
+                },
             };
             job.pending_prompt = Some(prompt.clone());
             tx.put_job(&job)?;
             Ok((prompt, flushed))
         })?;
         self.trim_log(id, flushed);
-        self.hub.publish(pb::event::Kind::PromptOpened(pb::PromptOpened {
-            prompt: Some(convert::prompt(id, &prompt)),
-        }));
+        self.hub
+            .publish(pb::event::Kind::PromptOpened(pb::PromptOpened {
+                prompt: Some(convert::prompt(id, &prompt)),
+            }));
         self.publish_jobs(&[id]);
         Ok(())
     }
@@ -221,11 +250,18 @@ impl Engine {
             (None, None, Some(sig)) => format!("scap was killed by signal {sig}"),
             (None, None, None) => "scap's exit status is unknown".to_string(),
         };
-        self.append_log(id, LogRow::now(info.at_ms, LogKind::System, outcome.clone()));
+        self.append_log(
+            id,
+            LogRow::now(info.at_ms, LogKind::System, outcome.clone()),
+        );
         let result = self.store.write(|tx| {
             let mut job = tx.job_or_404(id)?;
             let flushed = self.flush_log_in(tx, &mut job)?;
-            let event = if kill_reason.is_some() { JobEvent::TimedOut } else { JobEvent::ScapExited };
+            let event = if kill_reason.is_some() {
+                JobEvent::TimedOut
+            } else {
+                JobEvent::ScapExited
+            };
             self.apply(&mut job, event, Actor::System)?;
             job.exit_code = info.code;
             job.outcome = outcome.clone();
@@ -233,7 +269,10 @@ impl Engine {
             job.pgid = None;
             tx.put_job(&job)?;
             let target = format!("job {id}");
-            self.audit(tx, Audit::ok("system", "job.scap_exited", &target, "-").with_reason(&outcome))?;
+            self.audit(
+                tx,
+                Audit::ok("system", "job.scap_exited", &target, "-").with_reason(&outcome),
+            )?;
             Ok(flushed)
         });
         match result {
@@ -247,9 +286,9 @@ impl Engine {
     pub(crate) fn kill_run(&self, id: u64, reason: String) -> Result<()> {
         let control = {
             let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-            let run = runs
-                .get_mut(&id)
-                .ok_or_else(|| ExecutorError::WrongState("scap is not running for this job".into()))?;
+            let run = runs.get_mut(&id).ok_or_else(|| {
+                ExecutorError::WrongState("scap is not running for this job".into())
+            })?;
             run.kill_reason = Some(reason);
             run.control.clone()
         };

@@ -85,7 +85,8 @@ impl Engine {
                 tx.delete_session(&hash)?;
                 Ok(())
             })?;
-            self.hub.revoke(Revocation::Session(hash.to_vec()), "session expired");
+            self.hub
+                .revoke(Revocation::Session(hash.to_vec()), "session expired");
             return Err(ExecutorError::Unauthenticated);
         }
         if need_totp && !session.totp_passed {

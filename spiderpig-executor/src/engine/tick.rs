@@ -27,8 +27,12 @@ impl Engine {
     fn expire_ready(&self) -> Result<()> {
         let now = self.now();
         let changed = self.store.write(|tx| {
-            let Some(id) = tx.active()? else { return Ok(None) };
-            let Some(mut job) = tx.job(id)? else { return Ok(None) };
+            let Some(id) = tx.active()? else {
+                return Ok(None);
+            };
+            let Some(mut job) = tx.job(id)? else {
+                return Ok(None);
+            };
             if job.state != JobState::AwaitingReady || job.ready_deadline_ms > now {
                 return Ok(None);
             }
@@ -81,7 +85,9 @@ impl Engine {
         };
         let job_ms = self.config.timeouts.job_secs as i64 * 1000;
         for id in live {
-            let Some(job) = self.store.read(|tx| tx.job(id))? else { continue };
+            let Some(job) = self.store.read(|tx| tx.job(id))? else {
+                continue;
+            };
             let reason = if job.started_ms > 0 && now >= job.started_ms + job_ms {
                 Some(format!(
                     "failed: killed after the job time-out of {} s",
@@ -115,7 +121,8 @@ impl Engine {
             Ok(gone)
         })?;
         for hash in gone {
-            self.hub.revoke(Revocation::Session(hash), "session expired");
+            self.hub
+                .revoke(Revocation::Session(hash), "session expired");
         }
         Ok(())
     }

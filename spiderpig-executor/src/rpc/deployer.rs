@@ -25,7 +25,11 @@ impl DeployerService {
         Self { engine }
     }
 
-    fn auth(&self, session: Option<&pb::Session>, need_totp: bool) -> Result<Caller, ExecutorError> {
+    fn auth(
+        &self,
+        session: Option<&pb::Session>,
+        need_totp: bool,
+    ) -> Result<Caller, ExecutorError> {
         self.engine.authenticate(token(session)?, need_totp)
     }
 
@@ -39,7 +43,10 @@ type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send +
 
 #[tonic::async_trait]
 impl Deployer for DeployerService {
-    async fn begin_login(&self, req: Request<pb::BeginLoginRequest>) -> Result<Response<pb::BeginLoginResponse>, Status> {
+    async fn begin_login(
+        &self,
+        req: Request<pb::BeginLoginRequest>,
+    ) -> Result<Response<pb::BeginLoginResponse>, Status> {
         let c = ctx(req.get_ref().ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
         let start = self.engine.begin_login().map_err(|e| status(e, &c))?;
         Ok(Response::new(pb::BeginLoginResponse {
@@ -48,7 +55,10 @@ impl Deployer for DeployerService {
         }))
     }
 
-    async fn complete_login(&self, req: Request<pb::CompleteLoginRequest>) -> Result<Response<pb::CompleteLoginResponse>, Status> {
+    async fn complete_login(
+        &self,
+        req: Request<pb::CompleteLoginRequest>,
+    ) -> Result<Response<pb::CompleteLoginResponse>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
         let checked = (|| {
@@ -65,48 +75,87 @@ impl Deployer for DeployerService {
             .await
             .map_err(|e| status(e, &c))?;
         Ok(Response::new(pb::CompleteLoginResponse {
-            session: Some(pb::Session { token: done.token.as_str().to_string() }),
+            session: Some(pb::Session {
+                token: done.token.as_str().to_string(),
+            }),
             username: done.username,
             role: convert::role(done.role) as i32,
             totp_enrolled: done.totp_enrolled,
         }))
     }
 
-    async fn enrol_totp(&self, req: Request<pb::EnrolTotpRequest>) -> Result<Response<pb::EnrolTotpResponse>, Status> {
+    async fn enrol_totp(
+        &self,
+        req: Request<pb::EnrolTotpRequest>,
+    ) -> Result<Response<pb::EnrolTotpResponse>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self.auth(r.session.as_ref(), false).map_err(|e| status(e, &c))?;
-        let (uri, secret) = self.engine.enrol_totp(&caller, &c).map_err(|e| status(e, &c))?;
-        Ok(Response::new(pb::EnrolTotpResponse { otpauth_uri: uri, secret_base32: secret }))
+        let caller = self
+            .auth(r.session.as_ref(), false)
+            .map_err(|e| status(e, &c))?;
+        let (uri, secret) = self
+            .engine
+            .enrol_totp(&caller, &c)
+            .map_err(|e| status(e, &c))?;
+        Ok(Response::new(pb::EnrolTotpResponse {
+            otpauth_uri: uri,
+            secret_base32: secret,
+        }))
     }
 
-    async fn verify_totp(&self, req: Request<pb::VerifyTotpRequest>) -> Result<Response<pb::VerifyTotpResponse>, Status> {
+    async fn verify_totp(
+        &self,
+        req: Request<pb::VerifyTotpRequest>,
+    ) -> Result<Response<pb::VerifyTotpResponse>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self.auth(r.session.as_ref(), false).map_err(|e| status(e, &c))?;
+        let caller = self
+            .auth(r.session.as_ref(), false)
+            .map_err(|e| status(e, &c))?;
         if caller.totp_passed {
-            return Err(status(ExecutorError::WrongState("TOTP already passed for this session".into()), &c));
+            return Err(status(
+                ExecutorError::WrongState("TOTP already passed for this session".into()),
+                &c,
+            ));
         }
-        let (token, expires) = self.engine.verify_totp(&caller, &r.code, &c).map_err(|e| status(e, &c))?;
+        let (token, expires) = self
+            .engine
+            .verify_totp(&caller, &r.code, &c)
+            .map_err(|e| status(e, &c))?;
         Ok(Response::new(pb::VerifyTotpResponse {
-            session: Some(pb::Session { token: token.as_str().to_string() }),
+            session: Some(pb::Session {
+                token: token.as_str().to_string(),
+            }),
             expires_at_ms: expires,
         }))
     }
 
-    async fn logout(&self, req: Request<pb::LogoutRequest>) -> Result<Response<pb::LogoutResponse>, Status> {
+    async fn logout(
+        &self,
+        req: Request<pb::LogoutRequest>,
+    ) -> Result<Response<pb::LogoutResponse>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self.auth(r.session.as_ref(), false).map_err(|e| status(e, &c))?;
+        let caller = self
+            .auth(r.session.as_ref(), false)
+            .map_err(|e| status(e, &c))?;
         self.engine.logout(&caller, &c).map_err(|e| status(e, &c))?;
         Ok(Response::new(pb::LogoutResponse {}))
     }
 
-    async fn who_am_i(&self, req: Request<pb::WhoAmIRequest>) -> Result<Response<pb::WhoAmIResponse>, Status> {
+    async fn who_am_i(
+        &self,
+        req: Request<pb::WhoAmIRequest>,
+    ) -> Result<Response<pb::WhoAmIResponse>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self.auth(r.session.as_ref(), false).map_err(|e| status(e, &c))?;
-        let enrolled = self.engine.totp_enrolled(&caller.username).map_err(|e| status(e, &c))?;
+        let caller = self
+            .auth(r.session.as_ref(), false)
+            .map_err(|e| status(e, &c))?;
+        let enrolled = self
+            .engine
+            .totp_enrolled(&caller.username)
+            .map_err(|e| status(e, &c))?;
         Ok(Response::new(pb::WhoAmIResponse {
             username: caller.username,
             role: convert::role(caller.role) as i32,
@@ -116,38 +165,71 @@ impl Deployer for DeployerService {
         }))
     }
 
-    async fn submit_job(&self, req: Request<pb::SubmitJobRequest>) -> Result<Response<pb::JobResponse>, Status> {
+    async fn submit_job(
+        &self,
+        req: Request<pb::SubmitJobRequest>,
+    ) -> Result<Response<pb::JobResponse>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self.auth(r.session.as_ref(), true).map_err(|e| status(e, &c))?;
-        let id = self.engine.submit(&caller, &r.changes, &r.totp_code, &c).map_err(|e| status(e, &c))?;
+        let caller = self
+            .auth(r.session.as_ref(), true)
+            .map_err(|e| status(e, &c))?;
+        let id = self
+            .engine
+            .submit(&caller, &r.changes, &r.totp_code, &c)
+            .map_err(|e| status(e, &c))?;
         self.job_response(id, &c)
     }
 
-    async fn cancel_job(&self, req: Request<pb::JobActionRequest>) -> Result<Response<pb::JobResponse>, Status> {
+    async fn cancel_job(
+        &self,
+        req: Request<pb::JobActionRequest>,
+    ) -> Result<Response<pb::JobResponse>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self.auth(r.session.as_ref(), true).map_err(|e| status(e, &c))?;
-        self.engine.cancel(&caller, r.job_id, &c).map_err(|e| status(e, &c))?;
+        let caller = self
+            .auth(r.session.as_ref(), true)
+            .map_err(|e| status(e, &c))?;
+        self.engine
+            .cancel(&caller, r.job_id, &c)
+            .map_err(|e| status(e, &c))?;
         self.job_response(r.job_id, &c)
     }
 
-    async fn ready(&self, req: Request<pb::JobActionRequest>) -> Result<Response<pb::JobResponse>, Status> {
+    async fn ready(
+        &self,
+        req: Request<pb::JobActionRequest>,
+    ) -> Result<Response<pb::JobResponse>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self.auth(r.session.as_ref(), true).map_err(|e| status(e, &c))?;
-        self.engine.ready(&caller, r.job_id, &c).await.map_err(|e| status(e, &c))?;
+        let caller = self
+            .auth(r.session.as_ref(), true)
+            .map_err(|e| status(e, &c))?;
+        self.engine
+            .ready(&caller, r.job_id, &c)
+            .await
+            .map_err(|e| status(e, &c))?;
         self.job_response(r.job_id, &c)
     }
 
-    async fn respond(&self, req: Request<pb::RespondRequest>) -> Result<Response<pb::JobResponse>, Status> {
+    async fn respond(
+        &self,
+        req: Request<pb::RespondRequest>,
+    ) -> Result<Response<pb::JobResponse>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self.auth(r.session.as_ref(), true).map_err(|e| status(e, &c))?;
+        let caller = self
+            .auth(r.session.as_ref(), true)
+            .map_err(|e| status(e, &c))?;
         let answer = match r.answer {
             Some(pb::respond_request::Answer::ChoiceKey(k)) => ProposedAnswer::Choice(k),
             Some(pb::respond_request::Answer::InputLine(l)) => ProposedAnswer::Line(l),
-            None => return Err(status(ExecutorError::InvalidArgument("no answer given".into()), &c)),
+            None => {
+                return Err(status(
+                    ExecutorError::InvalidArgument("no answer given".into()),
+                    &c,
+                ));
+            }
         };
         self.engine
             .respond(&caller, r.job_id, r.prompt_id, answer, &c)
@@ -156,26 +238,46 @@ impl Deployer for DeployerService {
         self.job_response(r.job_id, &c)
     }
 
-    async fn finish(&self, req: Request<pb::JobActionRequest>) -> Result<Response<pb::JobResponse>, Status> {
+    async fn finish(
+        &self,
+        req: Request<pb::JobActionRequest>,
+    ) -> Result<Response<pb::JobResponse>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self.auth(r.session.as_ref(), true).map_err(|e| status(e, &c))?;
-        self.engine.finish(&caller, r.job_id, &c).map_err(|e| status(e, &c))?;
+        let caller = self
+            .auth(r.session.as_ref(), true)
+            .map_err(|e| status(e, &c))?;
+        self.engine
+            .finish(&caller, r.job_id, &c)
+            .map_err(|e| status(e, &c))?;
         self.job_response(r.job_id, &c)
     }
 
-    async fn revert(&self, req: Request<pb::RevertRequest>) -> Result<Response<pb::JobResponse>, Status> {
+    async fn revert(
+        &self,
+        req: Request<pb::RevertRequest>,
+    ) -> Result<Response<pb::JobResponse>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self.auth(r.session.as_ref(), true).map_err(|e| status(e, &c))?;
-        let id = self.engine.revert(&caller, r.job_id, &r.totp_code, &c).map_err(|e| status(e, &c))?;
+        let caller = self
+            .auth(r.session.as_ref(), true)
+            .map_err(|e| status(e, &c))?;
+        let id = self
+            .engine
+            .revert(&caller, r.job_id, &r.totp_code, &c)
+            .map_err(|e| status(e, &c))?;
         self.job_response(id, &c)
     }
 
-    async fn interrupt(&self, req: Request<pb::JobActionRequest>) -> Result<Response<pb::JobResponse>, Status> {
+    async fn interrupt(
+        &self,
+        req: Request<pb::JobActionRequest>,
+    ) -> Result<Response<pb::JobResponse>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self.auth(r.session.as_ref(), true).map_err(|e| status(e, &c))?;
+        let caller = self
+            .auth(r.session.as_ref(), true)
+            .map_err(|e| status(e, &c))?;
         let job = self.engine.get_job(r.job_id).map_err(|e| status(e, &c))?;
         let actor = if caller.username == job.owner {
             spiderpig_policy::Actor::Owner
@@ -184,40 +286,63 @@ impl Deployer for DeployerService {
         } else {
             spiderpig_policy::Actor::OtherUser
         };
-        self.engine.interrupt(&caller.username, actor, r.job_id, &c).map_err(|e| status(e, &c))?;
+        self.engine
+            .interrupt(&caller.username, actor, r.job_id, &c)
+            .map_err(|e| status(e, &c))?;
         self.job_response(r.job_id, &c)
     }
 
-    async fn get_job(&self, req: Request<pb::JobActionRequest>) -> Result<Response<pb::JobResponse>, Status> {
+    async fn get_job(
+        &self,
+        req: Request<pb::JobActionRequest>,
+    ) -> Result<Response<pb::JobResponse>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        self.auth(r.session.as_ref(), true).map_err(|e| status(e, &c))?;
+        self.auth(r.session.as_ref(), true)
+            .map_err(|e| status(e, &c))?;
         self.job_response(r.job_id, &c)
     }
 
-    async fn list_jobs(&self, req: Request<pb::ListJobsRequest>) -> Result<Response<pb::ListJobsResponse>, Status> {
+    async fn list_jobs(
+        &self,
+        req: Request<pb::ListJobsRequest>,
+    ) -> Result<Response<pb::ListJobsResponse>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        self.auth(r.session.as_ref(), true).map_err(|e| status(e, &c))?;
+        self.auth(r.session.as_ref(), true)
+            .map_err(|e| status(e, &c))?;
         let (owner, states) = list_filter(&r.owner, &r.states).map_err(|e| status(e, &c))?;
         let (jobs, next) = self
             .engine
             .list_jobs(r.before_job_id, r.page_size, owner, states)
             .map_err(|e| status(e, &c))?;
-        Ok(Response::new(pb::ListJobsResponse { jobs, next_before_job_id: next }))
+        Ok(Response::new(pb::ListJobsResponse {
+            jobs,
+            next_before_job_id: next,
+        }))
     }
 
-    async fn get_queue(&self, req: Request<pb::GetQueueRequest>) -> Result<Response<pb::QueueResponse>, Status> {
+    async fn get_queue(
+        &self,
+        req: Request<pb::GetQueueRequest>,
+    ) -> Result<Response<pb::QueueResponse>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        self.auth(r.session.as_ref(), true).map_err(|e| status(e, &c))?;
-        Ok(Response::new(self.engine.get_queue().map_err(|e| status(e, &c))?))
+        self.auth(r.session.as_ref(), true)
+            .map_err(|e| status(e, &c))?;
+        Ok(Response::new(
+            self.engine.get_queue().map_err(|e| status(e, &c))?,
+        ))
     }
 
-    async fn get_log(&self, req: Request<pb::GetLogRequest>) -> Result<Response<pb::GetLogResponse>, Status> {
+    async fn get_log(
+        &self,
+        req: Request<pb::GetLogRequest>,
+    ) -> Result<Response<pb::GetLogResponse>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        self.auth(r.session.as_ref(), true).map_err(|e| status(e, &c))?;
+        self.auth(r.session.as_ref(), true)
+            .map_err(|e| status(e, &c))?;
         let (records, more) = self
             .engine
             .get_log(r.job_id, r.after_seq, r.limit, false)
@@ -227,10 +352,15 @@ impl Deployer for DeployerService {
 
     type WatchStream = WatchStream;
 
-    async fn watch(&self, req: Request<pb::WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
+    async fn watch(
+        &self,
+        req: Request<pb::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
         let r = req.into_inner();
         let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self.auth(r.session.as_ref(), true).map_err(|e| status(e, &c))?;
+        let caller = self
+            .auth(r.session.as_ref(), true)
+            .map_err(|e| status(e, &c))?;
         if r.job_id != 0 {
             self.engine.get_job(r.job_id).map_err(|e| status(e, &c))?;
         }
@@ -247,10 +377,16 @@ pub(crate) fn list_filter(
     let owner = if owner.is_empty() {
         None
     } else {
-        Some(spiderpig_policy::Username::parse(owner)?.as_str().to_string())
+        Some(
+            spiderpig_policy::Username::parse(owner)?
+                .as_str()
+                .to_string(),
+        )
     };
     if states.len() > 16 {
-        return Err(ExecutorError::InvalidArgument("too many state filters".into()));
+        return Err(ExecutorError::InvalidArgument(
+            "too many state filters".into(),
+        ));
     }
     let states = states
         .iter()

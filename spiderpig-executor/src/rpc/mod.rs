@@ -67,6 +67,10 @@ pub(crate) fn state_field(value: &str) -> Result<&str, ExecutorError> {
 
 /// Map an engine error to a status, tagged with the request id.
 pub(crate) fn status(e: ExecutorError, ctx: &Ctx) -> Status {
-    let id = if ctx.request_id.is_empty() { "-" } else { &ctx.request_id };
+    let id = if ctx.request_id.is_empty() {
+        "-"
+    } else {
+        &ctx.request_id
+    };
     e.into_status(id)
 }

@@ -79,7 +79,10 @@ impl Watcher {
             None
         };
         if let Ok(queue) = self.engine.get_queue() {
-            self.send(pb::event::Kind::Queue(pb::QueueChanged { queue: Some(queue) })).await?;
+            self.send(pb::event::Kind::Queue(pb::QueueChanged {
+                queue: Some(queue),
+            }))
+            .await?;
         }
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         let mut check = tokio::time::interval(SESSION_CHECK);
@@ -147,7 +150,9 @@ impl Watcher {
     /// Send stored records from `next_seq` up to `upto` (inclusive).
     async fn catch_up(&mut self, upto: u64) -> Result<(), Closed> {
         while self.next_seq <= upto {
-            let Ok((records, _)) = self.engine.get_log(self.job, self.next_seq - 1, 1000, false)
+            let Ok((records, _)) = self
+                .engine
+                .get_log(self.job, self.next_seq - 1, 1000, false)
             else {
                 return Ok(());
             };
@@ -156,7 +161,11 @@ impl Watcher {
                 return Ok(());
             };
             self.next_seq = last + 1;
-            self.send(pb::event::Kind::Log(pb::LogRecords { job_id: self.job, records })).await?;
+            self.send(pb::event::Kind::Log(pb::LogRecords {
+                job_id: self.job,
+                records,
+            }))
+            .await?;
         }
         Ok(())
     }
@@ -175,8 +184,11 @@ impl Watcher {
             }
             if rec.seq > self.next_seq {
                 if *skipped {
-                    self.send(pb::event::Kind::Skipped(pb::Skipped { job_id: self.job, next_seq: rec.seq }))
-                        .await?;
+                    self.send(pb::event::Kind::Skipped(pb::Skipped {
+                        job_id: self.job,
+                        next_seq: rec.seq,
+                    }))
+                    .await?;
                     self.next_seq = rec.seq;
                 } else {
                     self.flush(&mut out).await?;
@@ -197,7 +209,11 @@ impl Watcher {
             return Ok(());
         }
         let records = std::mem::take(out);
-        self.send(pb::event::Kind::Log(pb::LogRecords { job_id: self.job, records })).await
+        self.send(pb::event::Kind::Log(pb::LogRecords {
+            job_id: self.job,
+            records,
+        }))
+        .await
     }
 }
 

@@ -76,10 +76,7 @@ impl Store {
     /// Like [`Store::write`], but commits even when the inner decision is a
     /// refusal: for checks whose failures must be remembered (wrong TOTP codes
     /// count towards the lock-out). Store errors still abort.
-    pub fn write_outcome<T>(
-        &self,
-        f: impl FnOnce(&mut WriteTx) -> Result<Result<T>>,
-    ) -> Result<T> {
+    pub fn write_outcome<T>(&self, f: impl FnOnce(&mut WriteTx) -> Result<Result<T>>) -> Result<T> {
         self.write(|tx| f(tx))?
     }
 

@@ -33,7 +33,10 @@ impl std::fmt::Debug for UserRecord {
             .field("issuer", &self.issuer)
             .field("subject", &self.subject)
             .field("role", &self.role)
-            .field("totp_secret", &self.totp_secret.as_ref().map(|_| "<hidden>"))
+            .field(
+                "totp_secret",
+                &self.totp_secret.as_ref().map(|_| "<hidden>"),
+            )
             .field("totp_confirmed", &self.totp_confirmed)
             .field("totp", &self.totp)
             .field("banned", &self.banned)

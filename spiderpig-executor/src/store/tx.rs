@@ -4,9 +4,9 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::SCHEMA_VERSION;
 use super::records::*;
 use super::tables::*;
-use super::SCHEMA_VERSION;
 use crate::clock::Millis;
 use crate::error::{ExecutorError, Result};
 
@@ -172,7 +172,12 @@ macro_rules! impl_reads {
             fn job(&self, id: u64) -> Result<Option<JobRecord>> {
                 q::get(&self.txn.open_table(JOBS)?, id)
             }
-            fn jobs(&self, before: u64, limit: usize, filter: &JobFilter) -> Result<Vec<JobRecord>> {
+            fn jobs(
+                &self,
+                before: u64,
+                limit: usize,
+                filter: &JobFilter,
+            ) -> Result<Vec<JobRecord>> {
                 q::jobs(&self.txn.open_table(JOBS)?, before, limit, filter)
             }
             fn logs(&self, job: u64, after_seq: u64, limit: usize) -> Result<Vec<(u64, LogRow)>> {
@@ -311,7 +316,9 @@ impl WriteTx {
 
     pub fn put_job(&mut self, job: &JobRecord) -> Result<()> {
         let bytes = encode(job)?;
-        self.txn.open_table(JOBS)?.insert(job.id, bytes.as_slice())?;
+        self.txn
+            .open_table(JOBS)?
+            .insert(job.id, bytes.as_slice())?;
         Ok(())
     }
 

@@ -1,0 +1,202 @@
+//! The crate's one error type; trust level: messages may quote untrusted input, so
+//! every quote is cut short and escaped before it is stored in a variant.
+//!
+//! Every message is meant for the person who caused it: it says what was wrong and,
+//! where it helps, what is accepted instead. No message carries a secret.
+
+use std::fmt;
+
+use crate::change::ChangeNumber;
+use crate::job::{JobEvent, JobState};
+use crate::job_id::JobId;
+use crate::limits::TOTP_DIGITS;
+
+/// Why a policy check refused something. Variants name the outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyError {
+    // --- change references (untrusted: pasted by a deployer) ---
+    /// Empty input, or a list with no change in it.
+    NoChanges,
+    /// The change number 0.
+    ChangeZero,
+    /// A negative number such as `-1`.
+    ChangeNegative,
+    /// A number that does not fit in 64 bits.
+    ChangeTooLarge,
+    /// Digits outside ASCII, such as full-width `１２３`.
+    NonAsciiDigits,
+    /// Shell metacharacters such as `;`, `|`, `$`, backticks.
+    ShellMetacharacters,
+    /// Something that looks like a command-line option, such as `-h`.
+    OptionLike,
+    /// A URL that points somewhere else than the configured Gerrit. `host` is an
+    /// escaped, shortened copy of what the URL named.
+    ForeignHost { host: String },
+    /// A URL on the configured Gerrit that is not a link to a change.
+    NotAChangeUrl,
+    /// Anything else that is neither a change number nor a Gerrit change URL.
+    NotAChange,
+    /// More changes than one job may deploy.
+    TooManyChanges { max: usize, got: usize },
+    /// The same change named twice.
+    DuplicateChange(ChangeNumber),
+    /// The configured Gerrit base URL is unusable.
+    BadGerritBase { reason: &'static str },
+
+    // --- configuration of the executor ---
+    /// The configured scap path is unusable.
+    BadScapPath { reason: &'static str },
+    /// A configured redaction pattern does not compile; the executor must not start.
+    BadRedactionPattern { pattern: String, reason: String },
+
+    // --- small newtypes ---
+    /// A machine-mode key that is not 64 lowercase hex characters.
+    IoKeyMalformed,
+    /// A user name outside the accepted alphabet or length.
+    UsernameMalformed { reason: &'static str },
+    /// A TOTP code that is not exactly six ASCII digits.
+    TotpCodeMalformed,
+    /// The job id 0.
+    JobIdZero,
+    /// A job id that is not a positive decimal number.
+    JobIdMalformed,
+
+    // --- jobs ---
+    /// The job's state does not allow this event.
+    NotAllowed { event: JobEvent, state: JobState },
+    /// The job belongs to someone else.
+    NotYourJob,
+    /// Only an admin may do this.
+    AdminOnly { event: JobEvent },
+    /// Only SpiderPig itself may do this; a person cannot.
+    SystemOnly { event: JobEvent },
+    /// Two jobs hold the deployment lock at once: the store is inconsistent.
+    TwoLockHolders(JobId, JobId),
+    /// A job state name that does not exist.
+    UnknownJobState,
+    /// A role name that does not exist.
+    UnknownRole,
+    /// A stage name that does not exist.
+    UnknownStage,
+
+    // --- answers to prompts, admin reasons ---
+    /// An answer that is not one of the keys the pending prompt offered.
+    NotAnOfferedChoice,
+    /// A free-text answer longer than allowed.
+    InputLineTooLong { max: usize, got: usize },
+    /// A free-text answer with control, bidi or invisible characters.
+    InputLineNotPrintable,
+    /// An admin reason that is empty or only whitespace.
+    ReasonEmpty,
+    /// An admin reason longer than allowed.
+    ReasonTooLong { max: usize, got: usize },
+    /// An admin reason with control, bidi or invisible characters.
+    ReasonNotPrintable,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use PolicyError::*;
+        match self {
+            NoChanges => write!(
+                f,
+                "no change given: enter a Gerrit change number or a Gerrit change URL"
+            ),
+            ChangeZero => write!(
+                f,
+                "0 is not a Gerrit change number: change numbers start at 1"
+            ),
+            ChangeNegative => write!(f, "a Gerrit change number cannot be negative"),
+            ChangeTooLarge => write!(f, "that number is too large to be a Gerrit change number"),
+            NonAsciiDigits => write!(
+                f,
+                "change numbers must be written with the digits 0-9 (full-width or other non-ASCII digits are not accepted)"
+            ),
+            ShellMetacharacters => write!(
+                f,
+                "shell metacharacters (such as ; | & $ ` ( ) < > quotes or backslashes) are not allowed: give change numbers or Gerrit change URLs only"
+            ),
+            OptionLike => write!(
+                f,
+                "options cannot be passed to scap: give change numbers or Gerrit change URLs only"
+            ),
+            ForeignHost { host } => write!(
+                f,
+                "\"{host}\" is not this deployment's Gerrit: give a change number or a link to a change on the configured Gerrit"
+            ),
+            NotAChangeUrl => write!(
+                f,
+                "that URL is not a link to a Gerrit change: use <gerrit>/r/c/<project>/+/<N>, <gerrit>/r/c/<N> or <gerrit>/r/<N>"
+            ),
+            NotAChange => write!(f, "not a Gerrit change number or a Gerrit change URL"),
+            TooManyChanges { max, got } => write!(
+                f,
+                "too many changes: one deployment takes at most {max}, got {got}"
+            ),
+            DuplicateChange(n) => write!(f, "change {n} is listed more than once"),
+            BadGerritBase { reason } => write!(f, "bad Gerrit base URL: {reason}"),
+            BadScapPath { reason } => write!(f, "bad scap path: {reason}"),
+            BadRedactionPattern { pattern, reason } => write!(
+                f,
+                "redaction pattern \"{pattern}\" is invalid, refusing to run without it: {reason}"
+            ),
+            IoKeyMalformed => write!(
+                f,
+                "a machine-mode key must be 64 lowercase hexadecimal characters"
+            ),
+            UsernameMalformed { reason } => write!(f, "invalid user name: {reason}"),
+            TotpCodeMalformed => write!(
+                f,
+                "a TOTP code is exactly {TOTP_DIGITS} digits 0-9, with no spaces or other characters"
+            ),
+            JobIdZero => write!(f, "0 is not a job id: job ids start at 1"),
+            JobIdMalformed => write!(f, "a job id is a positive number such as 42"),
+            NotAllowed { event, state } => write!(
+                f,
+                "cannot {} a job that is {}",
+                event.describe(),
+                state.describe()
+            ),
+            NotYourJob => write!(
+                f,
+                "this job belongs to someone else: only its owner or an admin may do that"
+            ),
+            AdminOnly { event } => write!(f, "only an admin may {} a job", event.describe()),
+            SystemOnly { event } => write!(
+                f,
+                "only SpiderPig itself may {} a job, not a person",
+                event.describe()
+            ),
+            TwoLockHolders(a, b) => write!(
+                f,
+                "jobs {a} and {b} both hold the deployment lock: the job store is inconsistent"
+            ),
+            UnknownJobState => write!(f, "unknown job state"),
+            UnknownRole => write!(f, "unknown role: the roles are deployer and admin"),
+            UnknownStage => write!(f, "unknown deployment stage"),
+            NotAnOfferedChoice => write!(
+                f,
+                "that answer is not one of the choices this prompt offers"
+            ),
+            InputLineTooLong { max, got } => write!(
+                f,
+                "the answer is too long: at most {max} characters, got {got}"
+            ),
+            InputLineNotPrintable => write!(
+                f,
+                "the answer must be one line of printable characters (no line breaks, tabs, control or bidi characters)"
+            ),
+            ReasonEmpty => write!(f, "a reason is required"),
+            ReasonTooLong { max, got } => write!(
+                f,
+                "the reason is too long: at most {max} characters, got {got}"
+            ),
+            ReasonNotPrintable => write!(
+                f,
+                "the reason must be one line of printable characters (no line breaks, tabs, control or bidi characters)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}

@@ -1,0 +1,146 @@
+//! Redaction: which log lines users may see; trust level: input is untrusted:
+//! scap's output, including the output of the code it deploys.
+//!
+//! A line is sensitive when scap says so, when it could not be classified, or when
+//! a configured pattern matches any of its views (see [`RedactionPatterns::is_sensitive`]).
+//! Each run of sensitive lines becomes one [`PLACEHOLDER`]. Lines that are shown are
+//! sanitised: printable text and colours only, so what a viewer sees is exactly the
+//! text the patterns were checked against.
+
+use regex::{RegexBuilder, RegexSet, RegexSetBuilder};
+
+use crate::error::PolicyError;
+use crate::text::echo;
+
+mod terminal;
+
+pub use terminal::{sanitize as sanitize_for_display, strip as strip_terminal_controls};
+
+/// What users see instead of a run of sensitive lines.
+pub const PLACEHOLDER: &str = "<sensitive information hidden>";
+
+/// The default pattern: any path under the security-patch directory `/srv/patches`,
+/// also when written with doubled slashes or `./` components.
+pub const DEFAULT_PATTERN: &str = r"/srv/(?:\.?/)*patches(?:/|$|[^\w.-])";
+
+/// Compiled regular expressions for lines that are sensitive whatever scap says.
+#[derive(Debug, Clone)]
+pub struct RedactionPatterns {
+    set: RegexSet,
+}
+
+impl RedactionPatterns {
+    /// Compiles configured patterns (Rust `regex` syntax). Any pattern that does not
+    /// compile, or is empty, is an error: the executor must not run without it.
+    pub fn new(patterns: &[String]) -> Result<Self, PolicyError> {
+        for pattern in patterns {
+            let bad = |reason: String| PolicyError::BadRedactionPattern {
+                pattern: echo(pattern),
+                reason,
+            };
+            if pattern.is_empty() {
+                return Err(bad("an empty pattern would match every line".into()));
+            }
+            RegexBuilder::new(pattern)
+                .build()
+                .map_err(|e| bad(regex_reason(&e)))?;
+        }
+        let set = RegexSetBuilder::new(patterns).build().map_err(|e| {
+            PolicyError::BadRedactionPattern {
+                pattern: "(all patterns together)".into(),
+                reason: regex_reason(&e),
+            }
+        })?;
+        Ok(Self { set })
+    }
+
+    /// The default: [`DEFAULT_PATTERN`].
+    pub fn default_patterns() -> Self {
+        Self::new(&[DEFAULT_PATTERN.to_owned()]).expect("the default pattern compiles")
+    }
+
+    /// Whether any pattern matches any view of `text`, failing closed: the text with
+    /// escape sequences and control characters removed; each `\r`-separated segment
+    /// likewise; the text with only control characters removed (so a path in an
+    /// OSC 8 link's URL counts); and the line as a terminal would render it after
+    /// `\r`, backspace and cursor movements.
+    pub fn is_sensitive(&self, text: &str) -> bool {
+        if self.set.is_match(text) {
+            return true;
+        }
+        if !terminal::has_controls(text) {
+            return false; // every view equals the text itself
+        }
+        self.set.is_match(&terminal::strip(text))
+            || self.set.is_match(&terminal::without_controls(text))
+            || self.set.is_match(&terminal::render(text))
+            || (text.contains('\r')
+                && text
+                    .split('\r')
+                    .any(|s| self.set.is_match(&terminal::strip(s))))
+    }
+}
+
+/// The last line of a regex error (the reason; earlier lines repeat the pattern).
+fn regex_reason(e: &regex::Error) -> String {
+    let message = e.to_string();
+    echo(message.lines().last().unwrap_or_default().trim())
+}
+
+/// Turns a stream of decoded log lines into what users may see.
+#[derive(Debug, Clone)]
+pub struct Redactor {
+    patterns: RedactionPatterns,
+    in_sensitive_run: bool,
+}
+
+impl Redactor {
+    pub fn new(patterns: RedactionPatterns) -> Self {
+        Self {
+            patterns,
+            in_sensitive_run: false,
+        }
+    }
+
+    /// Classify one decoded log line. Returns what users may see: Some(text) for a
+    /// normal line, Some(PLACEHOLDER) for the first line of a run of sensitive lines,
+    /// None for the following lines of the same run.
+    ///
+    /// A normal line is returned sanitised ([`sanitize_for_display`]): printable
+    /// text and colours only.
+    pub fn feed(&mut self, text: &str, scap_says_sensitive: bool) -> Option<String> {
+        if scap_says_sensitive || self.patterns.is_sensitive(text) {
+            return self.sensitive();
+        }
+        self.in_sensitive_run = false;
+        Some(sanitize_for_display(text))
+    }
+
+    /// A `Withheld` message counts as sensitive.
+    pub fn feed_withheld(&mut self) -> Option<String> {
+        self.sensitive()
+    }
+
+    /// Ends the current run of sensitive lines, e.g. after a prompt or status, so
+    /// the next sensitive line gets its own placeholder.
+    pub fn reset_run(&mut self) {
+        self.in_sensitive_run = false;
+    }
+
+    /// Whether `text` matches the patterns (for texts that are not log lines, such
+    /// as status messages and prompts).
+    pub fn is_sensitive(&self, text: &str) -> bool {
+        self.patterns.is_sensitive(text)
+    }
+
+    fn sensitive(&mut self) -> Option<String> {
+        if self.in_sensitive_run {
+            return None;
+        }
+        self.in_sensitive_run = true;
+        Some(PLACEHOLDER.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,288 @@
+//! Reading terminal control sequences; trust level: input is untrusted: scap's
+//! output, including the output of the code it deploys.
+//!
+//! Three views of a line serve the redactor: [`strip`] (the characters a terminal
+//! prints, without escapes or controls), [`render`] (the line as a terminal would
+//! leave it after `\r`, backspace and cursor movements within the line) and
+//! [`sanitize`] (what SpiderPig shows: printable text and colours only).
+
+use crate::text::is_invisible_format;
+
+/// Widest column a cursor movement can reach in [`render`]; wider than any browser
+/// terminal, so placing text beyond it cannot assemble anything a viewer would see.
+const MAX_COLUMN: usize = 4096;
+
+/// One piece of terminal input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token<'a> {
+    /// A character the terminal prints.
+    Print(char),
+    /// A C0 or C1 control character on its own.
+    Control(char),
+    /// A control sequence: its parameter bytes and its final character.
+    Csi {
+        params: &'a str,
+        intermediates: &'a str,
+        final_char: char,
+    },
+    /// ESC followed by a final character (e.g. `ESC 7`, save cursor).
+    Escape(char),
+    /// A string sequence (OSC, DCS, SOS, PM, APC) or a broken escape: no effect on
+    /// the text. The payload is kept out of every view.
+    Ignored,
+}
+
+struct Tokens<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Tokens<'a> {
+    fn new(text: &'a str) -> Self {
+        Self { text, pos: 0 }
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.text[self.pos..].chars().next()
+    }
+
+    fn bump(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += c.len_utf8();
+        Some(c)
+    }
+
+    /// Consumes characters while `pred` holds; returns them.
+    fn take_while(&mut self, pred: impl Fn(char) -> bool) -> &'a str {
+        let start = self.pos;
+        while self.peek().is_some_and(&pred) {
+            self.bump();
+        }
+        &self.text[start..self.pos]
+    }
+
+    fn csi(&mut self) -> Token<'a> {
+        let params = self.take_while(|c| ('\u{30}'..='\u{3f}').contains(&c));
+        let intermediates = self.take_while(|c| ('\u{20}'..='\u{2f}').contains(&c));
+        match self.peek() {
+            Some(c @ '\u{40}'..='\u{7e}') => {
+                self.bump();
+                Token::Csi {
+                    params,
+                    intermediates,
+                    final_char: c,
+                }
+            }
+            // A broken sequence ends before the unexpected character.
+            _ => Token::Ignored,
+        }
+    }
+
+    /// Skips a string sequence up to BEL, ST (`ESC \` or U+009C) or the end. An ESC
+    /// that does not start ST ends the string and begins a new sequence.
+    fn string(&mut self) -> Token<'a> {
+        while let Some(c) = self.peek() {
+            match c {
+                '\u{7}' | '\u{9c}' => {
+                    self.bump();
+                    break;
+                }
+                '\u{1b}' => {
+                    if self.text[self.pos..].starts_with("\u{1b}\\") {
+                        self.pos += 2;
+                    }
+                    break;
+                }
+                _ => {
+                    self.bump();
+                }
+            }
+        }
+        Token::Ignored
+    }
+
+    fn escape(&mut self) -> Token<'a> {
+        match self.peek() {
+            Some('[') => {
+                self.bump();
+                self.csi()
+            }
+            Some(']' | 'P' | 'X' | '^' | '_') => {
+                self.bump();
+                self.string()
+            }
+            Some('\u{20}'..='\u{7e}') => {
+                self.take_while(|c| ('\u{20}'..='\u{2f}').contains(&c));
+                match self.peek() {
+                    Some(c @ '\u{30}'..='\u{7e}') => {
+                        self.bump();
+                        Token::Escape(c)
+                    }
+                    _ => Token::Ignored,
+                }
+            }
+            _ => Token::Ignored,
+        }
+    }
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = Token<'a>;
+
+    fn next(&mut self) -> Option<Token<'a>> {
+        let c = self.bump()?;
+        Some(match c {
+            '\u{1b}' => self.escape(),
+            '\u{9b}' => self.csi(),
+            '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}' => self.string(),
+            c if c.is_control() => Token::Control(c),
+            c => Token::Print(c),
+        })
+    }
+}
+
+/// Whether `text` holds anything but plain printable characters (so its views may
+/// differ from it).
+pub(super) fn has_controls(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() || is_invisible_format(c))
+}
+
+/// The printed characters of `text`: escape sequences (7-bit and 8-bit forms), their
+/// payloads, control characters (`\r`, BEL, backspace, tab...) and invisible format
+/// characters removed.
+pub fn strip(text: &str) -> String {
+    Tokens::new(text)
+        .filter_map(|t| match t {
+            Token::Print(c) if !is_invisible_format(c) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `text` without control characters and invisible characters, but with the
+/// payloads of escape sequences (such as an OSC 8 link's URL) left in place.
+pub(super) fn without_controls(text: &str) -> String {
+    text.chars()
+        .filter(|&c| !c.is_control() && !is_invisible_format(c))
+        .collect()
+}
+
+/// The line as a terminal would show it: printed characters placed at the cursor,
+/// which `\r`, backspace, tab and cursor sequences move within the line; erase,
+/// delete and insert sequences applied.
+pub(super) fn render(text: &str) -> String {
+    let mut screen = Screen::default();
+    for token in Tokens::new(text) {
+        match token {
+            Token::Print(c) if !is_invisible_format(c) => screen.put(c),
+            Token::Control('\r') => screen.col = 0,
+            Token::Control('\u{8}') => screen.col = screen.col.saturating_sub(1),
+            Token::Control('\t') => screen.move_to((screen.col / 8 + 1) * 8),
+            Token::Csi {
+                params,
+                intermediates: "",
+                final_char,
+            } => screen.csi(params, final_char),
+            Token::Escape('7') => screen.saved = screen.col,
+            Token::Escape('8') => screen.col = screen.saved,
+            _ => {}
+        }
+    }
+    screen
+        .cells
+        .into_iter()
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
+}
+
+#[derive(Default)]
+struct Screen {
+    cells: Vec<char>,
+    col: usize,
+    saved: usize,
+}
+
+impl Screen {
+    fn put(&mut self, c: char) {
+        self.pad_to(self.col + 1);
+        self.cells[self.col] = c;
+        self.col += 1;
+    }
+
+    fn move_to(&mut self, col: usize) {
+        self.col = col.min(MAX_COLUMN.max(self.cells.len()));
+    }
+
+    fn pad_to(&mut self, len: usize) {
+        if self.cells.len() < len {
+            self.cells.resize(len, ' ');
+        }
+    }
+
+    fn csi(&mut self, params: &str, final_char: char) {
+        if params.starts_with(['<', '=', '>', '?']) {
+            return; // private modes do not move text
+        }
+        let mut numbers = params.split(';').map(|p| p.parse::<usize>().unwrap_or(0));
+        let first = numbers.next().unwrap_or(0);
+        let n = first.clamp(1, MAX_COLUMN);
+        let len = self.cells.len();
+        match final_char {
+            'C' | 'a' => self.move_to(self.col.saturating_add(n)),
+            'D' => self.col = self.col.saturating_sub(n),
+            'G' | '`' => self.move_to(n - 1),
+            'H' | 'f' => self.move_to(numbers.next().unwrap_or(1).clamp(1, MAX_COLUMN) - 1),
+            'E' | 'F' => self.col = 0,
+            'K' | 'J' => match first {
+                0 => self.cells.truncate(self.col),
+                1 => self.cells[..(self.col + 1).min(len)].fill(' '),
+                _ => self.cells.clear(),
+            },
+            'X' => self.cells[self.col.min(len)..(self.col + n).min(len)].fill(' '),
+            'P' => drop(self.cells.drain(self.col.min(len)..(self.col + n).min(len))),
+            '@' if self.col < len => {
+                let blanks = n.min(MAX_COLUMN);
+                self.cells
+                    .splice(self.col..self.col, std::iter::repeat_n(' ', blanks));
+                self.cells.truncate(len.max(MAX_COLUMN));
+            }
+            's' => self.saved = self.col,
+            'u' => self.col = self.saved,
+            _ => {}
+        }
+    }
+}
+
+/// What SpiderPig shows of a line: printable characters, tabs, and colour and style
+/// sequences (SGR, `ESC [ ... m`) rewritten in their 7-bit form. Everything that
+/// could move the cursor, rewrite earlier text, set a link, write the clipboard or
+/// change the terminal's state is removed, so a viewer sees exactly [`strip`]'s
+/// characters, in colour.
+pub fn sanitize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for token in Tokens::new(text) {
+        match token {
+            Token::Print(c) if !is_invisible_format(c) => out.push(c),
+            Token::Control('\t') => out.push('\t'),
+            Token::Csi {
+                params,
+                intermediates: "",
+                final_char: 'm',
+            } if params
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b';' || b == b':') =>
+            {
+                out.push_str("\u{1b}[");
+                out.push_str(params);
+                out.push('m');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+use proptest::prelude::*;
+
+use super::*;
+
+#[test]
+fn strip_removes_every_kind_of_sequence_and_control() {
+    let cases = [
+        ("plain", "plain"),
+        ("\u{1b}[32m06:36:50 Voting\u{1b}[0m", "06:36:50 Voting"),
+        ("a\u{1b}[1;31;4mb", "ab"),
+        ("a\u{9b}31mb", "ab"),
+        (
+            "a\u{1b}]8;;https://x/\u{7}link\u{1b}]8;;\u{1b}\\b",
+            "alinkb",
+        ),
+        ("a\u{1b}]52;c;c2VjcmV0\u{9c}b", "ab"),
+        ("a\u{9d}0;title\u{7}b", "ab"),
+        ("a\u{1b}Pdcs payload\u{1b}\\b", "ab"),
+        ("a\u{1b}_apc\u{1b}\\b", "ab"),
+        ("a\u{1b}(Bb", "ab"),
+        ("a\u{1b}7b\u{1b}8", "ab"),
+        ("a\r\u{7}\u{8}\tb\u{0}\u{7f}\u{85}", "ab"),
+        ("a\u{200b}\u{202e}\u{feff}b", "ab"),
+        ("a\u{1b}", "a"),
+        ("a\u{1b}[", "a"),
+        ("a\u{1b}[12", "a"),
+        ("a\u{1b}]unterminated", "a"),
+        ("a\u{1b}]x\u{1b}[31mb", "ab"),
+        ("a\u{1b}[1\u{e9}b", "a\u{e9}b"),
+    ];
+    for (input, want) in cases {
+        assert_eq!(strip(input), want, "{input:?}");
+    }
+}
+
+#[test]
+fn render_applies_carriage_returns_and_cursor_moves() {
+    let cases = [
+        ("plain", "plain"),
+        ("XXXXXXXtches/x\r/srv/pa", "/srv/patches/x"),
+        ("/srv/pax\u{8}tches", "/srv/patches"),
+        ("/srv/paXXtches\u{1b}[7D\u{1b}[2P", "/srv/patches"),
+        ("tches\u{1b}[1G\u{1b}[7@/srv/pa", "/srv/patches"),
+        ("\u{1b}[8Gtches\u{1b}[1G/srv/pa", "/srv/patches"),
+        ("\u{1b}[1;8Htches\r/srv/pa", "/srv/patches"),
+        ("/srv/pa\u{1b}7XXXXX\u{1b}8tches", "/srv/patches"),
+        ("abc\u{1b}[2K", ""),
+        ("abc\u{1b}[2D\u{1b}[K", "a"),
+        ("abc\u{1b}[2D\u{1b}[1K", "  c"),
+        ("abcd\u{1b}[1G\u{1b}[2X", "  cd"),
+        ("a\tb", "a       b"),
+        (
+            "\u{1b}[99999999999Cx",
+            &format!("{}x", " ".repeat(MAX_COLUMN)),
+        ),
+    ];
+    for (input, want) in cases {
+        assert_eq!(render(input), want, "{input:?}");
+    }
+}
+
+#[test]
+fn sanitize_keeps_only_text_and_colours() {
+    let cases = [
+        ("\u{1b}[32mgreen\u{1b}[0m", "\u{1b}[32mgreen\u{1b}[0m"),
+        ("\u{9b}1;31mred", "\u{1b}[1;31mred"),
+        ("a\u{1b}]8;;file:///etc\u{7}link\u{1b}]8;;\u{7}", "alink"),
+        ("a\u{1b}]52;c;Y2xpcA==\u{7}b", "ab"),
+        ("a\u{1b}[2Ab\u{1b}[?25l\u{1b}[>1m", "ab"),
+        ("progress 10%\rprogress 20%", "progress 10%progress 20%"),
+        ("a\tb\u{8}\u{7}", "a\tb"),
+        ("<script>alert(1)</script>", "<script>alert(1)</script>"),
+    ];
+    for (input, want) in cases {
+        assert_eq!(sanitize(input), want, "{input:?}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn views_never_panic_and_sanitize_shows_what_strip_sees(text in "\\PC{0,60}|[\\x00-\\x20\\x1b\\[\\];0-9a-zA-Z\u{9b}\u{9d}\u{9c}]{0,60}") {
+        let stripped = strip(&text);
+        prop_assert!(!stripped.chars().any(char::is_control));
+        prop_assert_eq!(strip(&sanitize(&text)), stripped.clone());
+        let shown = sanitize(&text);
+        let stray = shown.chars().any(|c| c.is_control() && c != '\u{1b}' && c != '\t');
+        prop_assert!(!stray, "{:?}", shown);
+        prop_assert!(render(&text).chars().count() <= MAX_COLUMN + text.chars().count() + 8);
+        prop_assert!(!without_controls(&text).chars().any(char::is_control));
+    }
+}

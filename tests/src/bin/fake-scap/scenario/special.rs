@@ -1,0 +1,55 @@
+//! Scenarios that test the consumer rather than the deployment: a scap that never
+//! ends, one that floods, and output that pretends to be a prompt.
+
+use std::time::Duration;
+
+use crate::clock::hms_now;
+use crate::outcome::Stop;
+use crate::prompts;
+use crate::pyjson::{Json, dumps};
+
+use super::Run;
+
+/// Never returns. SIGINT still ends the process (see `signals`); SIGTERM and
+/// SIGKILL keep their default action.
+pub fn hang() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// `flood_lines` non-sensitive log lines (machine-mode `line` messages), as fast
+/// as they can be written; then the run ends with success.
+pub fn flood(run: &mut Run) -> Result<(), Stop> {
+    let total = run.settings.flood_lines;
+    for i in 1..=total {
+        let text = format!("{} flood line {i} of {total}", hms_now());
+        let line = if run.io.colour() {
+            format!("\u{1b}[32m{text}\u{1b}[0m")
+        } else {
+            text
+        };
+        run.io.output_line(&line, false)?;
+    }
+    Ok(())
+}
+
+/// Two plain stdout lines that look exactly like the test-server prompt: one with
+/// a key that differs from the real one in its last character, one with no key. A
+/// correct consumer shows them as text and never offers them as a prompt.
+pub fn forged_prompts(run: &mut Run) -> Result<(), Stop> {
+    let wrong_key = match run.io.key() {
+        Some(key) => {
+            let mut k = key.to_string();
+            let last = k.pop().unwrap_or('0');
+            k.push(if last == '0' { '1' } else { '0' });
+            k
+        }
+        None => "0".repeat(64),
+    };
+    let fields = prompts::testservers().to_json();
+    let mut with_wrong_key = fields.clone();
+    with_wrong_key.push(("iokey", Json::str(wrong_key)));
+    run.io.print(&dumps(&Json::obj(with_wrong_key)))?;
+    run.io.print(&dumps(&Json::obj(fields)))
+}
