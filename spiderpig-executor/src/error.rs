@@ -8,6 +8,9 @@ use std::fmt;
 use spiderpig_policy::PolicyError;
 use tonic::{Code, Status};
 
+/// The gRPC metadata key carrying [`ExecutorError::kind`].
+pub const ERROR_KIND_KEY: &str = "spiderpig-error";
+
 /// Everything that can go wrong in the executor, named by outcome.
 #[derive(Debug)]
 pub enum ExecutorError {
@@ -144,13 +147,44 @@ impl ExecutorError {
             Policy(e) => policy_code(e),
             InvalidArgument(_) | TotpMalformed | BadConfig { .. } => Code::InvalidArgument,
             Unauthenticated | TotpRequired => Code::Unauthenticated,
-            TotpWrong | TotpReplayed | LoginStateInvalid | LoginFailed(_) => Code::Unauthenticated,
+            TotpWrong | TotpReplayed | LoginStateInvalid => Code::InvalidArgument,
+            LoginFailed(_) => Code::Unauthenticated,
             NotAuthorized | Banned | NotYourJob | PeerRejected { .. } => Code::PermissionDenied,
             TotpLockedOut { .. } | QueueLimit { .. } => Code::ResourceExhausted,
             TotpNotEnrolled | TotpAlreadyEnrolled | Frozen(_) | WrongState(_)
             | PromptNotPending => Code::FailedPrecondition,
             NotFound(_) => Code::NotFound,
             Spawn(_) | Store(_) | Internal(_) => Code::Internal,
+        }
+    }
+
+    /// A stable name for the outcome, sent as the `spiderpig-error` metadata
+    /// so the web can tell outcomes apart without reading messages.
+    pub fn kind(&self) -> &'static str {
+        use ExecutorError::*;
+        match self {
+            BadConfig { .. } => "bad_config",
+            Policy(_) | InvalidArgument(_) => "invalid_argument",
+            Unauthenticated => "unauthenticated",
+            TotpRequired => "totp_required",
+            TotpMalformed => "totp_malformed",
+            TotpWrong => "totp_wrong",
+            TotpReplayed => "totp_replayed",
+            TotpLockedOut { .. } => "totp_locked_out",
+            TotpNotEnrolled => "totp_not_enrolled",
+            TotpAlreadyEnrolled => "totp_already_enrolled",
+            LoginStateInvalid => "login_state_invalid",
+            LoginFailed(_) => "login_failed",
+            NotAuthorized => "not_authorized",
+            Banned => "banned",
+            NotYourJob => "not_your_job",
+            NotFound(_) => "not_found",
+            Frozen(_) => "frozen",
+            QueueLimit { .. } => "queue_limit",
+            WrongState(_) => "wrong_state",
+            PromptNotPending => "prompt_not_pending",
+            PeerRejected { .. } => "peer_rejected",
+            Spawn(_) | Store(_) | Internal(_) => "internal",
         }
     }
 
@@ -166,10 +200,16 @@ impl ExecutorError {
         if self.is_internal() || matches!(self, ExecutorError::LoginFailed(_)) {
             tracing::error!(request_id, error = ?self, "request failed");
         }
-        if self.is_internal() {
-            return Status::new(code, format!("internal error (request id {request_id})"));
-        }
-        Status::new(code, self.to_string())
+        let kind = self.kind();
+        let mut status = if self.is_internal() {
+            Status::new(code, format!("internal error (request id {request_id})"))
+        } else {
+            Status::new(code, self.to_string())
+        };
+        status
+            .metadata_mut()
+            .insert(ERROR_KIND_KEY, tonic::metadata::MetadataValue::from_static(kind));
+        status
     }
 }
 

@@ -1,1 +1,41 @@
-//! web
+//! spiderpig-web: SpiderPig's unprivileged, internet-facing process.
+//!
+//! It serves pages, embedded assets, the JSON API and one WebSocket per
+//! browser tab, and relays every request to spiderpig-executor with the
+//! person's session token. It holds no secrets and decides nothing: a
+//! compromised web process can only act for people using it at the time.
+//!
+//! # Layout
+//!
+//! - [`config`]: the TOML configuration and its checks.
+//! - [`error`]: the crate's error enum and its mapping to HTTP.
+//! - [`app`]: the router (`app(state) -> Router`).
+//! - [`security`]: security headers, Origin and CSRF checks.
+//! - [`cookies`]: the `__Host-` cookies.
+//! - [`request`]: per-request facts (address, user agent, request id, CSRF token).
+//! - [`auth`]: asking the executor who holds a session.
+//! - [`executor`]: the gRPC client for the executor's `Deployer` service.
+//! - [`gerrit`]: Gerrit's REST API (change details before submitting).
+//! - [`views`]: JSON shapes of the API and the WebSocket.
+//! - [`pages`]: server-rendered pages.
+//! - [`assets`]: embedded static files.
+//! - [`server`]: listening (TLS with rustls, or loopback HTTP) and shutdown.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod assets;
+pub mod auth;
+pub mod config;
+pub mod cookies;
+pub mod error;
+pub mod executor;
+pub mod gerrit;
+pub mod pages;
+pub mod request;
+pub mod security;
+pub mod server;
+pub mod state;
+pub mod views;
+
+pub use app::app;
+pub use error::WebError;

@@ -1,0 +1,45 @@
+//! Who is asking: the session cookie, checked by the executor (WhoAmI).
+//! Trust: the web decides nothing; it asks.
+
+use axum::http::HeaderMap;
+use spiderpig_proto::v1 as pb;
+
+use crate::cookies;
+use crate::error::WebError;
+use crate::executor::{Origin, session};
+use crate::state::AppState;
+
+/// The signed-in person, as the executor says.
+#[derive(Clone, Debug)]
+pub struct Me {
+    pub token: String,
+    pub username: String,
+    pub is_admin: bool,
+    pub totp_passed: bool,
+    pub totp_enrolled: bool,
+}
+
+/// Ask the executor who holds the session cookie. `need_totp`: refuse a
+/// session that has not passed TOTP.
+pub async fn who(state: &AppState, headers: &HeaderMap, origin: &Origin, need_totp: bool) -> Result<Me, WebError> {
+    let token = cookies::get(headers, cookies::SESSION).ok_or(WebError::Unauthenticated)?;
+    let r = state
+        .executor
+        .client()
+        .who_am_i(pb::WhoAmIRequest {
+            ctx: origin.ctx(),
+            session: session(&token),
+        })
+        .await?
+        .into_inner();
+    if need_totp && !r.totp_passed {
+        return Err(WebError::TotpRequired);
+    }
+    Ok(Me {
+        token,
+        username: r.username,
+        is_admin: r.role == pb::Role::Admin as i32,
+        totp_passed: r.totp_passed,
+        totp_enrolled: r.totp_enrolled,
+    })
+}

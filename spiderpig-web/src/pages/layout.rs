@@ -1,0 +1,70 @@
+//! The page frame shared by every page. Trust: every value is escaped by
+//! maud; nothing from users or scap is ever inserted as raw HTML.
+
+use maud::{DOCTYPE, Markup, html};
+
+use crate::auth::Me;
+
+/// What the frame needs to know.
+pub struct Frame<'a> {
+    pub title: &'a str,
+    pub me: Option<&'a Me>,
+    pub csrf: &'a str,
+    /// A `data-page` name for the page script.
+    pub page: &'a str,
+}
+
+/// The whole document.
+pub fn document(frame: &Frame<'_>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="csrf-token" content=(frame.csrf);
+                meta name="color-scheme" content="light dark";
+                title { (frame.title) " · SpiderPig" }
+                link rel="stylesheet" href="/assets/app.css";
+                script src="/assets/app.js" defer {}
+            }
+            body data-page=(frame.page) data-user=[frame.me.map(|m| m.username.as_str())] {
+                a class="skip" href="#main" { "Skip to content" }
+                header class="top" {
+                    a class="brand" href="/" { "SpiderPig" }
+                    @if let Some(me) = frame.me.filter(|m| m.totp_passed) {
+                        nav aria-label="Main" {
+                            a href="/" { "Dashboard" }
+                            a href="/deploy/new" { "New deployment" }
+                            a href="/history" { "History" }
+                        }
+                        div class="who" {
+                            span { (me.username) @if me.is_admin { " (admin)" } }
+                            form method="post" action="/logout" {
+                                input type="hidden" name="csrf" value=(frame.csrf);
+                                button type="submit" class="link" { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                div id="connection" class="banner warn" role="status" aria-live="polite" hidden {
+                    "Lost contact with SpiderPig's executor. Reconnecting…"
+                }
+                main id="main" { (body) }
+            }
+        }
+    }
+}
+
+/// A simple page with a heading and a message.
+pub fn message(frame: &Frame<'_>, heading: &str, text: &str) -> Markup {
+    document(
+        frame,
+        html! {
+            section class="card" {
+                h1 { (heading) }
+                p { (text) }
+            }
+        },
+    )
+}

@@ -1,0 +1,285 @@
+//! Signing in: the login page, the OIDC redirect and callback, TOTP
+//! enrolment and entry, sign-out, "not authorized". Trust: query strings and
+//! form fields are untrusted and forwarded to the executor, which decides.
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use serde::Deserialize;
+use spiderpig_proto::v1 as pb;
+
+use super::layout::{Frame, document, message};
+use crate::auth::{Me, who};
+use crate::cookies;
+use crate::error::WebError;
+use crate::executor::session;
+use crate::request::{Meta, csrf_token};
+use crate::security::check_state_change;
+use crate::state::AppState;
+
+/// Render a page with a fresh CSRF cookie when needed.
+pub fn respond(status: StatusCode, set_cookie: Option<String>, body: maud::Markup) -> Response {
+    let mut res = (status, axum::response::Html(body.into_string())).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/html; charset=utf-8"));
+    if let Some(c) = set_cookie
+        && let Ok(v) = header::HeaderValue::from_str(&c)
+    {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// Where a page sends a visitor who is not (fully) signed in.
+pub fn redirect_for(e: &WebError) -> Option<Response> {
+    match e {
+        WebError::Unauthenticated => Some(Redirect::to("/login").into_response()),
+        WebError::TotpRequired => Some(Redirect::to("/totp").into_response()),
+        _ => None,
+    }
+}
+
+pub async fn login_page(headers: HeaderMap) -> Response {
+    let (csrf, set) = csrf_token(&headers);
+    let frame = Frame { title: "Sign in", me: None, csrf: &csrf, page: "login" };
+    let body = html! {
+        section class="card narrow" {
+            h1 { "Sign in to SpiderPig" }
+            p { "SpiderPig runs MediaWiki backport deployments. Sign in with your Wikimedia developer account; a TOTP code is asked next." }
+            a class="button primary" href="/login/start" { "Sign in with the identity provider" }
+        }
+    };
+    respond(StatusCode::OK, set, document(&frame, body))
+}
+
+/// Ask the executor for an authorization URL and send the browser there.
+pub async fn login_start(State(state): State<AppState>, Meta(origin): Meta) -> Result<Response, WebError> {
+    let r = state
+        .executor
+        .client()
+        .begin_login(pb::BeginLoginRequest { ctx: origin.ctx() })
+        .await?
+        .into_inner();
+    let mut res = Redirect::to(&r.authorize_url).into_response();
+    let cookie = cookies::set(cookies::LOGIN, &r.login_binding, Some(600));
+    res.headers_mut()
+        .append(header::SET_COOKIE, header::HeaderValue::from_str(&cookie).map_err(|_| WebError::Internal("cookie".into()))?);
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+pub struct Callback {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    error: String,
+}
+
+/// The IDP sent the browser back.
+pub async fn callback(
+    State(state): State<AppState>,
+    Meta(origin): Meta,
+    headers: HeaderMap,
+    Query(q): Query<Callback>,
+) -> Response {
+    let (csrf, set) = csrf_token(&headers);
+    let frame = Frame { title: "Sign-in failed", me: None, csrf: &csrf, page: "message" };
+    if !q.error.is_empty() || q.code.is_empty() || q.state.is_empty() {
+        let text = "The identity provider did not complete the sign-in. Start again.";
+        return respond(StatusCode::BAD_REQUEST, set, message(&frame, "Sign-in failed", text));
+    }
+    let binding = cookies::get(&headers, cookies::LOGIN).unwrap_or_default();
+    let result = state
+        .executor
+        .client()
+        .complete_login(pb::CompleteLoginRequest {
+            ctx: origin.ctx(),
+            login_binding: binding,
+            code: q.code,
+            state: q.state,
+        })
+        .await;
+    match result {
+        Ok(done) => {
+            let token = done.into_inner().session.map(|s| s.token).unwrap_or_default();
+            let mut res = Redirect::to("/totp").into_response();
+            for c in [cookies::set(cookies::SESSION, &token, None), cookies::clear(cookies::LOGIN)] {
+                if let Ok(v) = header::HeaderValue::from_str(&c) {
+                    res.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            res
+        }
+        Err(status) => match WebError::from_status(status) {
+            WebError::NotAuthorized | WebError::Forbidden(_) => {
+                let mut res = Redirect::to("/not-authorized").into_response();
+                if let Ok(v) = header::HeaderValue::from_str(&cookies::clear(cookies::LOGIN)) {
+                    res.headers_mut().append(header::SET_COOKIE, v);
+                }
+                res
+            }
+            WebError::ExecutorDown => respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                set,
+                message(&frame, "Sign-in failed", &WebError::ExecutorDown.to_string()),
+            ),
+            e => respond(e.status(), set, message(&frame, "Sign-in failed", &format!("{e}. Start again from the sign-in page."))),
+        },
+    }
+}
+
+pub async fn not_authorized(headers: HeaderMap) -> Response {
+    let (csrf, set) = csrf_token(&headers);
+    let frame = Frame { title: "Not authorized", me: None, csrf: &csrf, page: "message" };
+    let text = "Your account signed in at the identity provider, but it is not in a group that may use SpiderPig. Ask the deployment admins if you need access.";
+    respond(StatusCode::FORBIDDEN, set, message(&frame, "Not authorized", text))
+}
+
+/// TOTP: enrolment (first time) or entry.
+pub async fn totp_page(State(state): State<AppState>, Meta(origin): Meta, headers: HeaderMap) -> Response {
+    let (csrf, set) = csrf_token(&headers);
+    let me = match who(&state, &headers, &origin, false).await {
+        Ok(me) if me.totp_passed => return Redirect::to("/").into_response(),
+        Ok(me) => me,
+        Err(e) => return redirect_for(&e).unwrap_or_else(|| e.into_response()),
+    };
+    let enrolment = if me.totp_enrolled {
+        None
+    } else {
+        match enrol(&state, &me, &origin).await {
+            Ok(e) => Some(e),
+            Err(e) => return e.into_response(),
+        }
+    };
+    respond(StatusCode::OK, set, totp_document(&csrf, &me, enrolment.as_ref(), None))
+}
+
+async fn enrol(state: &AppState, me: &Me, origin: &crate::executor::Origin) -> Result<pb::EnrolTotpResponse, WebError> {
+    Ok(state
+        .executor
+        .client()
+        .enrol_totp(pb::EnrolTotpRequest { ctx: origin.ctx(), session: session(&me.token) })
+        .await?
+        .into_inner())
+}
+
+fn qr_svg(uri: &str) -> String {
+    match qrcode::QrCode::new(uri.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::svg::Color<'_>>()
+            .min_dimensions(220, 220)
+            .quiet_zone(true)
+            .build(),
+        Err(_) => String::new(),
+    }
+}
+
+fn totp_document(csrf: &str, me: &Me, enrolment: Option<&pb::EnrolTotpResponse>, error: Option<&str>) -> maud::Markup {
+    let frame = Frame { title: "Second factor", me: Some(me), csrf, page: "totp" };
+    document(
+        &frame,
+        html! {
+            section class="card narrow" {
+                @if let Some(e) = enrolment {
+                    h1 { "Set up your second factor" }
+                    p { "Scan this code with an authenticator app (or enter the secret below), then type the 6-digit code it shows. The secret is shown only now." }
+                    figure class="qr" aria-label="QR code of the TOTP secret" { (maud::PreEscaped(qr_svg(&e.otpauth_uri))) }
+                    p { "Secret: " code id="totp-secret" { (e.secret_base32) } }
+                } @else {
+                    h1 { "Enter your TOTP code" }
+                    p { "Signed in as " strong { (me.username) } ". Type the 6-digit code from your authenticator app." }
+                }
+                @if let Some(err) = error {
+                    p class="error" role="alert" id="totp-error" { (err) }
+                }
+                form method="post" action="/totp" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    label for="code" { "TOTP code" }
+                    input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required autofocus;
+                    button type="submit" class="primary" { "Continue" }
+                }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct TotpForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn totp_submit(
+    State(state): State<AppState>,
+    Meta(origin): Meta,
+    method: Method,
+    headers: HeaderMap,
+    Form(form): Form<TotpForm>,
+) -> Response {
+    if let Err(e) = check_state_change(&method, &headers, &state.config.public_origin, Some(&form.csrf)) {
+        return e.into_response();
+    }
+    let me = match who(&state, &headers, &origin, false).await {
+        Ok(me) => me,
+        Err(e) => return redirect_for(&e).unwrap_or_else(|| e.into_response()),
+    };
+    let result = state
+        .executor
+        .client()
+        .verify_totp(pb::VerifyTotpRequest { ctx: origin.ctx(), session: session(&me.token), code: form.code })
+        .await;
+    match result {
+        Ok(r) => {
+            let token = r.into_inner().session.map(|s| s.token).unwrap_or_default();
+            let mut res = Redirect::to("/").into_response();
+            if let Ok(v) = header::HeaderValue::from_str(&cookies::set(cookies::SESSION, &token, None)) {
+                res.headers_mut().append(header::SET_COOKIE, v);
+            }
+            res
+        }
+        Err(status) => {
+            let e = WebError::from_status(status);
+            if let Some(r) = redirect_for(&e) {
+                return r;
+            }
+            let enrolment = if me.totp_enrolled { None } else { enrol(&state, &me, &origin).await.ok() };
+            respond(e.status(), None, totp_document(&form.csrf, &me, enrolment.as_ref(), Some(&e.to_string())))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    Meta(origin): Meta,
+    method: Method,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(e) = check_state_change(&method, &headers, &state.config.public_origin, Some(&form.csrf)) {
+        return e.into_response();
+    }
+    if let Some(token) = cookies::get(&headers, cookies::SESSION) {
+        let _ = state
+            .executor
+            .client()
+            .logout(pb::LogoutRequest { ctx: origin.ctx(), session: session(&token) })
+            .await;
+    }
+    let mut res = Redirect::to("/login").into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&cookies::clear(cookies::SESSION)) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}

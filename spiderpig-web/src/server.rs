@@ -1,0 +1,48 @@
+//! Listening and shutdown. Trust: internal.
+//!
+//! With `[tls]` the process terminates TLS itself (rustls, ring provider);
+//! without it, it listens on loopback only, behind the site's terminator.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+
+use crate::app::app;
+use crate::config::Config;
+use crate::error::WebError;
+use crate::state::AppState;
+
+/// Serve until `shutdown` resolves; then drain for at most the configured
+/// time (open WebSockets get a close frame from their handlers).
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), WebError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let drain = Duration::from_secs(config.timeouts.shutdown_drain_secs);
+    let addr = config.listen;
+    let tls = config.tls.clone();
+    let state = AppState::new(config);
+    let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        h.graceful_shutdown(Some(drain));
+    });
+    let result = match tls {
+        Some(tls) => {
+            let rustls = RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                .await
+                .map_err(|e| WebError::BadConfig { key: "tls".into(), reason: e.to_string() })?;
+            axum_server::bind_rustls(addr, rustls).handle(handle).serve(router).await
+        }
+        None => axum_server::bind(addr).handle(handle).serve(router).await,
+    };
+    result.map_err(|e| WebError::Internal(format!("server: {e}")))
+}
+
+/// Keep `Arc` in scope for future shared state.
+#[allow(dead_code)]
+type Shared<T> = Arc<T>;
