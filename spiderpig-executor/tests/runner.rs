@@ -721,6 +721,10 @@ async fn a_missing_scap_fails_to_spawn() {
     assert!(!format!("{err:?}").contains(&"5a".repeat(32)));
 
     let mut spec = sandbox.backport(&[42]);
+    assert!(
+        !format!("{spec:?}").contains(&"5a".repeat(32)),
+        "Debug shows the key"
+    );
     spec.working_dir = sandbox.work.path().join("no-such-dir");
     assert!(matches!(runner::spawn(spec), Err(ExecutorError::Spawn(_))));
     let records = sandbox.home.path().join("fake-scap-invocations.jsonl");
@@ -786,6 +790,32 @@ exit 4
         assert!(!text.contains(&"5a".repeat(32)), "the key leaked: {text:?}");
     }
     assert!(!run.log_texts().contains(&PLACEHOLDER));
+}
+
+/// Security test 39, end to end: a patch path split across two reads, coloured
+/// in the middle, or written over with `\r` is still hidden.
+#[tokio::test]
+async fn patch_paths_split_coloured_or_overwritten_are_hidden() {
+    let sandbox = Sandbox::instant();
+    let mut run = Run::start(sandbox.shell(
+        r#"printf 'Applying /srv/pat'; sleep 0.2; printf 'ches/T1.patch\n'
+printf '\033[31m/srv/\033[0mpatches/T2.patch\n'
+printf 'cat /srv/patches/T3.patch\rharmless line\n' >&2
+echo done
+"#,
+    ));
+    assert_eq!(run.until_exit().await.code, Some(0));
+    let logs = run.log_texts();
+    assert!(logs.contains(&"done"), "{logs:?}");
+    for text in run.shown_texts() {
+        assert!(!text.contains("patches"), "shown: {text:?}");
+    }
+    let hidden = run
+        .seen
+        .iter()
+        .filter(|e| matches!(e, RunnerEvent::Sensitive { .. }))
+        .count();
+    assert_eq!(hidden, 3);
 }
 
 /// A process scap started keeps its output open after scap exited: the run still

@@ -28,9 +28,10 @@ pub enum OrphanOutcome {
 }
 
 /// At executor start: a job recorded as running had scap in process group `pgid`.
-/// If that group still has a live process whose `/proc/<pid>/exe`, or the first or
-/// second word of whose command line (an interpreter running the scap script), is
-/// the scap path, SIGKILL the whole group.
+/// If that group still has a live process whose `/proc/<pid>/exe`, or one of the
+/// first three words of whose command line (an interpreter, perhaps with the one
+/// option a `#!` line allows, running the scap script), is the scap path, SIGKILL
+/// the whole group.
 pub fn reap_orphan(pgid: i32, scap: &ScapPath) -> OrphanOutcome {
     // Group 0 means "my own group" to kill(2), 1 is init's; neither is scap's.
     if pgid <= 1 || Pid::from_raw(pgid) == getpgrp() {
@@ -109,7 +110,7 @@ fn runs_scap(pid: i32, names: &[PathBuf]) -> bool {
     };
     cmdline
         .split(|&b| b == 0)
-        .take(2)
+        .take(3)
         .filter_map(|word| std::str::from_utf8(word).ok())
         .any(|word| names.iter().any(|n| n == Path::new(word)))
 }

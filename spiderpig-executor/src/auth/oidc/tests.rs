@@ -185,3 +185,60 @@ fn login_failed_shows_no_detail_to_the_client() {
     let e = login_failed("ID token refused: nonce mismatch");
     assert!(!e.to_string().contains("nonce"));
 }
+
+/// openidconnect's own layer, without our header pre-check: even with the client
+/// secret published as a JWKS key, HS256 and `none` are refused by the allowed
+/// algorithm list (our pre-check refuses them earlier in `complete`).
+#[test]
+fn the_verifier_alone_refuses_hmac_and_unsigned_tokens() {
+    use hmac::{Hmac, Mac};
+    use std::str::FromStr;
+
+    let jwks = json!({ "keys": [{
+        "kty": "oct", "kid": "oct-1", "use": "sig",
+        "k": BASE64URL_NOPAD.encode(b"client-secret-value"),
+    }]});
+    let mut meta = metadata(json!({}));
+    meta = meta.set_jwks(serde_json::from_value(jwks).unwrap());
+    let client = OidcClient::from_metadata(
+        &config(),
+        secret(),
+        meta,
+        transport::build_client().unwrap(),
+    )
+    .unwrap();
+    let now_ms = 1_800_000_000_000_i64;
+    let claims = json!({
+        "iss": ISSUER, "aud": "spiderpig", "sub": "sub-x", "nonce": "n",
+        "iat": now_ms / 1000, "exp": now_ms / 1000 + 300,
+    });
+    let enc = |v: &serde_json::Value| BASE64URL_NOPAD.encode(v.to_string().as_bytes());
+    let input = format!(
+        "{}.{}",
+        enc(&json!({"alg": "HS256", "typ": "JWT", "kid": "oct-1"})),
+        enc(&claims)
+    );
+    let mut mac = Hmac::<Sha256>::new_from_slice(b"client-secret-value").unwrap();
+    mac.update(input.as_bytes());
+    let hs256 = format!(
+        "{input}.{}",
+        BASE64URL_NOPAD.encode(&mac.finalize().into_bytes())
+    );
+    let none = format!("{}.{}.", enc(&json!({"alg": "none"})), enc(&claims));
+
+    for raw in [hs256, none] {
+        let token = CoreIdToken::from_str(&raw).unwrap();
+        let verdict = client.verify_with_current_keys(&token, &Nonce::new("n".into()), now_ms);
+        // Refused at the algorithm step, after iss/aud passed: nothing else caught it.
+        assert!(
+            matches!(
+                verdict,
+                Err(ClaimsVerificationError::SignatureVerification(
+                    SignatureVerificationError::DisallowedAlg(_)
+                        | SignatureVerificationError::NoSignature
+                ))
+            ),
+            "{verdict:?}"
+        );
+    }
+}
