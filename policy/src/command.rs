@@ -177,7 +177,7 @@ impl fmt::Debug for IoKey {
     }
 }
 
-/// A process to start: `program` with `args` (argv[0] excluded) and exactly `env`,
+/// A process to start: `program` with `args` (`argv[0]` excluded) and exactly `env`,
 /// sorted by name. `Debug` hides the machine-mode key.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Invocation {

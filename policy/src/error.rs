@@ -9,7 +9,6 @@ use std::fmt;
 use crate::change::ChangeNumber;
 use crate::job::{JobEvent, JobState};
 use crate::job_id::JobId;
-use crate::limits::TOTP_DIGITS;
 
 /// Why a policy check refused something. Variants name the outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,37 +97,10 @@ impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use PolicyError::*;
         match self {
-            NoChanges => write!(
-                f,
-                "no change given: enter a Gerrit change number or a Gerrit change URL"
-            ),
-            ChangeZero => write!(
-                f,
-                "0 is not a Gerrit change number: change numbers start at 1"
-            ),
-            ChangeNegative => write!(f, "a Gerrit change number cannot be negative"),
-            ChangeTooLarge => write!(f, "that number is too large to be a Gerrit change number"),
-            NonAsciiDigits => write!(
-                f,
-                "change numbers must be written with the digits 0-9 (full-width or other non-ASCII digits are not accepted)"
-            ),
-            ShellMetacharacters => write!(
-                f,
-                "shell metacharacters (such as ; | & $ ` ( ) < > quotes or backslashes) are not allowed: give change numbers or Gerrit change URLs only"
-            ),
-            OptionLike => write!(
-                f,
-                "options cannot be passed to scap: give change numbers or Gerrit change URLs only"
-            ),
             ForeignHost { host } => write!(
                 f,
                 "\"{host}\" is not this deployment's Gerrit: give a change number or a link to a change on the configured Gerrit"
             ),
-            NotAChangeUrl => write!(
-                f,
-                "that URL is not a link to a Gerrit change: use <gerrit>/r/c/<project>/+/<N>, <gerrit>/r/c/<N> or <gerrit>/r/<N>"
-            ),
-            NotAChange => write!(f, "not a Gerrit change number or a Gerrit change URL"),
             TooManyChanges { max, got } => write!(
                 f,
                 "too many changes: one deployment takes at most {max}, got {got}"
@@ -140,63 +112,151 @@ impl fmt::Display for PolicyError {
                 f,
                 "redaction pattern \"{pattern}\" is invalid, refusing to run without it: {reason}"
             ),
-            IoKeyMalformed => write!(
-                f,
-                "a machine-mode key must be 64 lowercase hexadecimal characters"
-            ),
             UsernameMalformed { reason } => write!(f, "invalid user name: {reason}"),
-            TotpCodeMalformed => write!(
-                f,
-                "a TOTP code is exactly {TOTP_DIGITS} digits 0-9, with no spaces or other characters"
-            ),
-            JobIdZero => write!(f, "0 is not a job id: job ids start at 1"),
-            JobIdMalformed => write!(f, "a job id is a positive number such as 42"),
-            NotAllowed { event, state } => write!(
-                f,
-                "cannot {} a job that is {}",
-                event.describe(),
-                state.describe()
-            ),
-            NotYourJob => write!(
-                f,
-                "this job belongs to someone else: only its owner or an admin may do that"
-            ),
+            NotAllowed { event, state } => {
+                let (event, state) = (event.describe(), state.describe());
+                write!(f, "cannot {event} a job that is {state}")
+            }
             AdminOnly { event } => write!(f, "only an admin may {} a job", event.describe()),
-            SystemOnly { event } => write!(
-                f,
-                "only SpiderPig itself may {} a job, not a person",
-                event.describe()
-            ),
+            SystemOnly { event } => {
+                let event = event.describe();
+                write!(f, "only SpiderPig itself may {event} a job, not a person")
+            }
             TwoLockHolders(a, b) => write!(
                 f,
                 "jobs {a} and {b} both hold the deployment lock: the job store is inconsistent"
-            ),
-            UnknownJobState => write!(f, "unknown job state"),
-            UnknownRole => write!(f, "unknown role: the roles are deployer and admin"),
-            UnknownStage => write!(f, "unknown deployment stage"),
-            NotAnOfferedChoice => write!(
-                f,
-                "that answer is not one of the choices this prompt offers"
             ),
             InputLineTooLong { max, got } => write!(
                 f,
                 "the answer is too long: at most {max} characters, got {got}"
             ),
-            InputLineNotPrintable => write!(
-                f,
-                "the answer must be one line of printable characters (no line breaks, tabs, control or bidi characters)"
-            ),
-            ReasonEmpty => write!(f, "a reason is required"),
             ReasonTooLong { max, got } => write!(
                 f,
                 "the reason is too long: at most {max} characters, got {got}"
             ),
-            ReasonNotPrintable => write!(
-                f,
+            fixed => f.write_str(fixed.fixed_message()),
+        }
+    }
+}
+
+impl PolicyError {
+    /// The message of a variant without data. Variants with data are written by
+    /// `Display` directly and never reach the last arm.
+    fn fixed_message(&self) -> &'static str {
+        use PolicyError::*;
+        match self {
+            NoChanges => "no change given: enter a Gerrit change number or a Gerrit change URL",
+            ChangeZero => "0 is not a Gerrit change number: change numbers start at 1",
+            ChangeNegative => "a Gerrit change number cannot be negative",
+            ChangeTooLarge => "that number is too large to be a Gerrit change number",
+            NonAsciiDigits => {
+                "change numbers must be written with the digits 0-9 (full-width or other non-ASCII digits are not accepted)"
+            }
+            ShellMetacharacters => {
+                "shell metacharacters (such as ; | & $ ` ( ) < > quotes or backslashes) are not allowed: give change numbers or Gerrit change URLs only"
+            }
+            OptionLike => {
+                "options cannot be passed to scap: give change numbers or Gerrit change URLs only"
+            }
+            NotAChangeUrl => {
+                "that URL is not a link to a Gerrit change: use <gerrit>/r/c/<project>/+/<N>, <gerrit>/r/c/<N> or <gerrit>/r/<N>"
+            }
+            NotAChange => "not a Gerrit change number or a Gerrit change URL",
+            IoKeyMalformed => "a machine-mode key must be 64 lowercase hexadecimal characters",
+            TotpCodeMalformed => {
+                "a TOTP code is exactly 6 digits 0-9, with no spaces or other characters"
+            }
+            JobIdZero => "0 is not a job id: job ids start at 1",
+            JobIdMalformed => "a job id is a positive number such as 42",
+            NotYourJob => {
+                "this job belongs to someone else: only its owner or an admin may do that"
+            }
+            UnknownJobState => "unknown job state",
+            UnknownRole => "unknown role: the roles are deployer and admin",
+            UnknownStage => "unknown deployment stage",
+            NotAnOfferedChoice => "that answer is not one of the choices this prompt offers",
+            InputLineNotPrintable => {
+                "the answer must be one line of printable characters (no line breaks, tabs, control or bidi characters)"
+            }
+            ReasonEmpty => "a reason is required",
+            ReasonNotPrintable => {
                 "the reason must be one line of printable characters (no line breaks, tabs, control or bidi characters)"
-            ),
+            }
+            _ => "the request was refused",
         }
     }
 }
 
 impl std::error::Error for PolicyError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::TOTP_DIGITS;
+
+    #[test]
+    fn every_variant_has_its_own_message() {
+        use PolicyError::*;
+        let n = ChangeNumber::new(5).unwrap();
+        let id = |x| JobId::new(x).unwrap();
+        let all = [
+            NoChanges,
+            ChangeZero,
+            ChangeNegative,
+            ChangeTooLarge,
+            NonAsciiDigits,
+            ShellMetacharacters,
+            OptionLike,
+            ForeignHost {
+                host: "evil.com".into(),
+            },
+            NotAChangeUrl,
+            NotAChange,
+            TooManyChanges { max: 10, got: 11 },
+            DuplicateChange(n),
+            BadGerritBase { reason: "r" },
+            BadScapPath { reason: "r" },
+            BadRedactionPattern {
+                pattern: "(".into(),
+                reason: "r".into(),
+            },
+            IoKeyMalformed,
+            UsernameMalformed { reason: "r" },
+            TotpCodeMalformed,
+            JobIdZero,
+            JobIdMalformed,
+            NotAllowed {
+                event: JobEvent::Cancel,
+                state: JobState::Done,
+            },
+            NotYourJob,
+            AdminOnly {
+                event: JobEvent::Remove,
+            },
+            SystemOnly {
+                event: JobEvent::Promote,
+            },
+            TwoLockHolders(id(1), id(2)),
+            UnknownJobState,
+            UnknownRole,
+            UnknownStage,
+            NotAnOfferedChoice,
+            InputLineTooLong { max: 200, got: 201 },
+            InputLineNotPrintable,
+            ReasonEmpty,
+            ReasonTooLong { max: 500, got: 501 },
+            ReasonNotPrintable,
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for e in all {
+            let message = e.to_string();
+            assert_ne!(message, "the request was refused", "{e:?}");
+            assert!(seen.insert(message), "{e:?} repeats another message");
+        }
+        assert!(
+            TotpCodeMalformed
+                .to_string()
+                .contains(&TOTP_DIGITS.to_string())
+        );
+    }
+}

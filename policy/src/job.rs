@@ -1,10 +1,11 @@
 //! The job state machine of DESIGN.md as a pure function; trust level: events come
 //! from checked callers (the executor's handlers), but actors are untrusted people.
 //!
-//! ```text
-//! queued → awaiting_ready → running ⇄ awaiting_input → awaiting_finish → done
-//!    ↘ cancelled   ↘ cancelled, expired   ↘ failed_to_start, interrupted → done
-//! ```
+//! The happy path is `queued → awaiting_ready → running ⇄ awaiting_input →
+//! awaiting_finish → done`; the other ends are `cancelled`, `expired`,
+//! `failed_to_start` and `interrupted` (which a person must still finish). Each
+//! [`JobEvent`] documents its transitions; the table test in `job/tests.rs` is the
+//! full specification.
 //!
 //! The lock is held from `awaiting_ready` until the job ends; an `interrupted` job
 //! keeps it until a person finishes or releases it.

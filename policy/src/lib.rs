@@ -49,7 +49,10 @@ pub use error::PolicyError;
 pub use job::{Actor, JobEvent, JobState, Role, check_single_lock_holder, transition};
 pub use job_id::JobId;
 pub use machine::{Choice, LineAssembler, Progress, RawLine, ScapMessage, decode_line};
-pub use redact::{PLACEHOLDER, RedactionPatterns, Redactor, strip_terminal_controls};
+pub use redact::{
+    DEFAULT_PATTERN, PLACEHOLDER, RedactionPatterns, Redactor, Verdict, sanitize_for_display,
+    strip_terminal_controls,
+};
 pub use stage::{Stage, StageTracker};
 pub use totp_code::TotpCode;
 pub use username::Username;

@@ -72,9 +72,9 @@ pub fn decode_line(line: &RawLine, iokey: &IoKey) -> ScapMessage {
     let text = line.text.as_str();
     let looks_like_object = text.trim_start().starts_with('{');
     // The key only ever appears in machine-mode lines: a line that carries it but
-    // does not decode is withheld rather than shown, so the key is never shown.
-    // (A plain search: the key's worth is its secrecy from the deployed code, which
-    // cannot time this process.)
+    // does not decode is withheld, so the key is never shown to viewers. A plain
+    // substring search is enough here: the deployed code, which is who might guess
+    // at the key, cannot measure how long this process spends on a line.
     let carries_key = text.contains(iokey.as_str());
     if line.truncated {
         // The cut may have hidden a `sensitive: true` or a prompt.

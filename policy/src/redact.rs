@@ -107,18 +107,36 @@ impl Redactor {
     /// None for the following lines of the same run.
     ///
     /// A normal line is returned sanitised ([`sanitize_for_display`]): printable
-    /// text and colours only.
+    /// text and colours only. (A normal line may read exactly like the placeholder;
+    /// [`Redactor::classify`] tells the two apart.)
     pub fn feed(&mut self, text: &str, scap_says_sensitive: bool) -> Option<String> {
+        match self.classify(text, scap_says_sensitive) {
+            Verdict::Show(shown) => Some(shown),
+            Verdict::Hide { starts_run: true } => Some(PLACEHOLDER.to_owned()),
+            Verdict::Hide { starts_run: false } => None,
+        }
+    }
+
+    /// Like [`Redactor::feed`], with a distinct answer for a hidden line.
+    pub fn classify(&mut self, text: &str, scap_says_sensitive: bool) -> Verdict {
         if scap_says_sensitive || self.patterns.is_sensitive(text) {
-            return self.sensitive();
+            return self.hide();
         }
         self.in_sensitive_run = false;
-        Some(sanitize_for_display(text))
+        Verdict::Show(sanitize_for_display(text))
     }
 
     /// A `Withheld` message counts as sensitive.
     pub fn feed_withheld(&mut self) -> Option<String> {
-        self.sensitive()
+        match self.hide() {
+            Verdict::Hide { starts_run: true } => Some(PLACEHOLDER.to_owned()),
+            _ => None,
+        }
+    }
+
+    /// Like [`Redactor::feed_withheld`], with a distinct answer for a hidden line.
+    pub fn classify_withheld(&mut self) -> Verdict {
+        self.hide()
     }
 
     /// Ends the current run of sensitive lines, e.g. after a prompt or status, so
@@ -133,13 +151,21 @@ impl Redactor {
         self.patterns.is_sensitive(text)
     }
 
-    fn sensitive(&mut self) -> Option<String> {
-        if self.in_sensitive_run {
-            return None;
-        }
+    fn hide(&mut self) -> Verdict {
+        let starts_run = !self.in_sensitive_run;
         self.in_sensitive_run = true;
-        Some(PLACEHOLDER.to_owned())
+        Verdict::Hide { starts_run }
     }
+}
+
+/// What the redactor decided about one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Show this (sanitised) text.
+    Show(String),
+    /// Hide the line. The first line of a run (`starts_run`) is shown as one
+    /// [`PLACEHOLDER`]; the others are not shown at all.
+    Hide { starts_run: bool },
 }
 
 #[cfg(test)]

@@ -69,15 +69,15 @@ impl GerritBase {
         // With user information (`https://gerrit.example@evil.com/`), the host is
         // what follows the last '@'. Such a link is never accepted.
         if let Some((_, host)) = authority.rsplit_once('@') {
-            let host = normalise_authority(&scheme, host);
-            return match host {
-                Some(host) if host == self.authority => Err(PolicyError::NotAChangeUrl),
-                _ => Err(foreign(authority.rsplit('@').next().unwrap_or(authority))),
+            return match normalise_authority(&scheme, host) {
+                Some(h) if h == self.authority => Err(PolicyError::NotAChangeUrl),
+                _ => Err(foreign(host)),
             };
         }
         let authority = match normalise_authority(&scheme, authority) {
             Some(a) if a == self.authority => a,
             Some(a) => return Err(foreign(&a)),
+            None if authority.is_empty() => return Err(PolicyError::NotAChangeUrl),
             None => return Err(foreign(authority)),
         };
         if scheme != self.scheme {

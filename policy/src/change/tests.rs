@@ -1,6 +1,11 @@
+//! What change references are accepted and how each refusal is named
+//! (SECURITY-TESTS 30); trust level: test code.
+
 use proptest::prelude::*;
 
 use super::*;
+
+type Outcome = Result<Vec<ChangeNumber>, PolicyError>;
 
 fn wmf() -> GerritBase {
     GerritBase::new("https://gerrit.wikimedia.org").unwrap()
@@ -128,6 +133,7 @@ fn bad_change_references_are_refused_with_their_own_reason() {
         ("https://gerrit.wikimedia.org/r/q/123", NotAChangeUrl),
         ("https://gerrit.wikimedia.org/r/%31%32%33", NotAChangeUrl),
         ("https://user@gerrit.wikimedia.org/r/1", NotAChangeUrl),
+        ("https:///r/1", NotAChangeUrl),
     ];
     for (input, want) in cases {
         assert_eq!(parse_change_ref(input, &wmf()), Err(want), "{input:?}");
@@ -171,7 +177,6 @@ fn links_to_other_sites_are_foreign() {
             foreign_host("gerrit.wikimedia.org%2eevil.com"),
         ),
         ("https://[::1]/r/1", foreign_host("[::1]")),
-        ("https:///r/1", foreign_host("")),
     ];
     for (input, want) in cases {
         assert_eq!(parse_change_ref(input, &wmf()), Err(want), "{input:?}");
@@ -272,7 +277,7 @@ fn change_url_is_the_short_form() {
 #[test]
 fn lists_split_on_whitespace_and_commas_and_keep_order() {
     let base = wmf();
-    let cases: Vec<(&str, Result<Vec<ChangeNumber>, PolicyError>)> = vec![
+    let cases: Vec<(&str, Outcome)> = vec![
         ("3 1 2", Ok(vec![n(3), n(1), n(2)])),
         ("3,1,2", Ok(vec![n(3), n(1), n(2)])),
         (" 3 ,\n1\t, ,2,", Ok(vec![n(3), n(1), n(2)])),
@@ -310,7 +315,7 @@ fn more_than_ten_changes_are_refused() {
 #[test]
 fn validate_change_list_checks_numbers_from_grpc() {
     use PolicyError::*;
-    let cases: Vec<(Vec<u64>, Result<Vec<ChangeNumber>, PolicyError>)> = vec![
+    let cases: Vec<(Vec<u64>, Outcome)> = vec![
         (vec![5, 3], Ok(vec![n(5), n(3)])),
         (vec![u64::MAX], Ok(vec![n(u64::MAX)])),
         (vec![], Err(NoChanges)),

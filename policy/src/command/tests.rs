@@ -1,3 +1,6 @@
+//! The allowlist's golden argv and environment (SECURITY-TESTS 31); trust level:
+//! test code.
+
 use proptest::prelude::*;
 
 use super::*;

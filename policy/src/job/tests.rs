@@ -1,3 +1,6 @@
+//! The job state machine's specification (a hand-written table over every state,
+//! event and actor) and the one-lock-holder property; trust level: test code.
+
 use proptest::prelude::*;
 
 use super::*;

@@ -1,3 +1,6 @@
+//! Machine-mode decoding and line assembly, including forged prompts and the
+//! 1 GiB line (SECURITY-TESTS 37, 40); trust level: test code.
+
 use proptest::prelude::*;
 
 use super::*;

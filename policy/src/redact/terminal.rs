@@ -73,7 +73,19 @@ impl<'a> Tokens<'a> {
                     final_char: c,
                 }
             }
-            // A broken sequence ends before the unexpected character.
+            // A parameter byte after an intermediate: like xterm, ignore everything up
+            // to and including the final byte.
+            Some('\u{30}'..='\u{3f}') => {
+                self.take_while(|c| ('\u{20}'..='\u{3f}').contains(&c));
+                if self
+                    .peek()
+                    .is_some_and(|c| ('\u{40}'..='\u{7e}').contains(&c))
+                {
+                    self.bump();
+                }
+                Token::Ignored
+            }
+            // Any other character breaks the sequence and is read on its own.
             _ => Token::Ignored,
         }
     }

@@ -1,3 +1,6 @@
+//! Redaction tests: ANSI, `\r` and hyperlink disguises, bad patterns, and the
+//! secrets-in-random-streams property (SECURITY-TESTS 38-40); trust level: test code.
+
 use proptest::prelude::*;
 
 use super::*;
@@ -127,6 +130,18 @@ fn each_run_of_sensitive_lines_becomes_one_placeholder() {
 }
 
 #[test]
+fn classify_tells_a_placeholder_lookalike_from_a_hidden_line() {
+    let mut r = redactor();
+    assert_eq!(
+        r.classify(PLACEHOLDER, false),
+        Verdict::Show(PLACEHOLDER.to_owned())
+    );
+    assert_eq!(r.classify("x", true), Verdict::Hide { starts_run: true });
+    assert_eq!(r.classify_withheld(), Verdict::Hide { starts_run: false });
+    assert_eq!(r.classify("y", false), Verdict::Show("y".to_owned()));
+}
+
+#[test]
 fn shown_lines_lose_links_clipboard_writes_and_cursor_moves() {
     let mut r = redactor();
     let got = r.feed(
@@ -138,7 +153,12 @@ fn shown_lines_lose_links_clipboard_writes_and_cursor_moves() {
 
 /// The secret as a run of text, split by escape codes, zero-width characters,
 /// backspaces or `\r` rewrites, which terminals may still show as the secret.
-fn disguise(secret: &str, codes: &[(usize, usize)], rewrite_at: Option<usize>) -> String {
+fn disguise(
+    prefix: &str,
+    secret: &str,
+    codes: &[(usize, usize)],
+    rewrite_at: Option<usize>,
+) -> String {
     const CODES: [&str; 7] = [
         "\u{1b}[0m",
         "\u{1b}[1;31m",
@@ -149,7 +169,7 @@ fn disguise(secret: &str, codes: &[(usize, usize)], rewrite_at: Option<usize>) -
         "x\u{8}",
     ];
     let chars: Vec<char> = secret.chars().collect();
-    let mut out = String::new();
+    let mut out = prefix.to_owned();
     for (i, c) in chars.iter().enumerate() {
         for (at, code) in codes {
             if *at == i {
@@ -163,7 +183,7 @@ fn disguise(secret: &str, codes: &[(usize, usize)], rewrite_at: Option<usize>) -
         Some(k) if k > 0 && k < chars.len() => {
             let head: String = chars[..k].iter().collect();
             let tail: String = chars[k..].iter().collect();
-            format!("{}{tail}\r{head}", "X".repeat(k))
+            format!("{prefix}{}{tail}\r{prefix}{head}", "X".repeat(k))
         }
         _ => out,
     }
@@ -183,15 +203,16 @@ proptest! {
         name in "[A-Za-z0-9_-]{1,12}",
         before in proptest::collection::vec("[ -~]{0,30}", 0..5),
         after in proptest::collection::vec("[ -~]{0,30}", 0..5),
-        prefix in "[ -~]{0,10}",
+        prefix in "[ -~&&[^/]]{0,10}",
         codes in proptest::collection::vec((0usize..40, any::<usize>()), 0..6),
         rewrite_at in proptest::option::of(1usize..20),
         as_json in any::<bool>(),
         cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+        max_bytes in prop_oneof![Just(MAX_LINE_BYTES), 8usize..160],
     ) {
         let secret = format!("/srv/patches/{name}.patch");
         let key = IoKey::from_bytes([3; 32]);
-        let disguised = format!("{prefix}{}", disguise(&secret, &codes, rewrite_at));
+        let disguised = disguise(&prefix, &secret, &codes, rewrite_at);
         let secret_line = if as_json {
             serde_json::json!({"type": "line", "line": disguised, "iokey": key.as_str()}).to_string()
         } else {
@@ -202,7 +223,7 @@ proptest! {
         let mut points: Vec<usize> = cuts.iter().map(|i| i.index(stream.len() + 1)).collect();
         points.sort_unstable();
 
-        let mut assembler = LineAssembler::new(MAX_LINE_BYTES);
+        let mut assembler = LineAssembler::new(max_bytes);
         let mut redactor = redactor();
         let mut raw_lines = Vec::new();
         let mut start = 0;
@@ -211,6 +232,7 @@ proptest! {
             start = p;
         }
         raw_lines.extend(assembler.finish());
+        let mut hidden = 0;
         for raw in raw_lines {
             let shown = match decode_line(&raw, &key) {
                 ScapMessage::Line { text, sensitive } => redactor.feed(&text, sensitive),
@@ -220,8 +242,11 @@ proptest! {
             };
             if let Some(shown) = shown {
                 prop_assert!(!leaked(&shown, &secret), "{shown:?}");
+                hidden += usize::from(shown == PLACEHOLDER);
             }
         }
+        // Unless the cut dropped it, the secret's line was caught (not merely lost).
+        prop_assert!(hidden > 0 || max_bytes < MAX_LINE_BYTES);
     }
 
     #[test]

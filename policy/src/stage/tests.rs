@@ -1,3 +1,5 @@
+//! Stage tracking against an excerpt of real scap output; trust level: test code.
+
 use super::*;
 
 fn line(text: &str) -> ScapMessage {

@@ -1,3 +1,5 @@
+//! Tests of the terminal views (strip, render, sanitize); trust level: test code.
+
 use proptest::prelude::*;
 
 use super::*;
@@ -27,6 +29,7 @@ fn strip_removes_every_kind_of_sequence_and_control() {
         ("a\u{1b}]unterminated", "a"),
         ("a\u{1b}]x\u{1b}[31mb", "ab"),
         ("a\u{1b}[1\u{e9}b", "a\u{e9}b"),
+        ("/srv/pa\u{1b}[ 1@tches", "/srv/patches"),
     ];
     for (input, want) in cases {
         assert_eq!(strip(input), want, "{input:?}");
