@@ -219,11 +219,10 @@ impl Config {
     /// Parse and check configuration text.
     pub fn parse(text: &str) -> Result<Config> {
         let config: Config = toml::from_str(text).map_err(|e| {
-            let key = e
-                .span()
-                .and_then(|s| text.get(s))
-                .map(|s| s.lines().next().unwrap_or("").to_string())
-                .unwrap_or_default();
+            let key = e.span().map(|span| key_at(text, span.start)).unwrap_or_default();
+            let key = missing_field(e.message())
+                .map(|field| join_key(&key, field))
+                .unwrap_or(key);
             bad(&key, e.message().to_string())
         })?;
         config.validate()?;
@@ -299,6 +298,12 @@ impl Config {
 
     /// The compiled redaction patterns (fails closed on a bad pattern).
     pub fn redaction_patterns(&self) -> Result<RedactionPatterns> {
+        if self.redaction.patterns.is_empty() {
+            return Err(bad(
+                "redaction.patterns",
+                "must list at least one pattern (the security-patch directory): an empty list would turn the second line of redaction off",
+            ));
+        }
         RedactionPatterns::new(&self.redaction.patterns)
             .map_err(|e| bad("redaction.patterns", e.to_string()))
     }
@@ -321,6 +326,44 @@ impl Config {
     pub fn database_path(&self) -> PathBuf {
         self.store.state_dir.join("spiderpig.redb")
     }
+}
+
+/// The dotted key (`section.key`) of the TOML line holding byte `pos`.
+fn key_at(text: &str, pos: usize) -> String {
+    let pos = pos.min(text.len());
+    let line_start = text[..pos].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let line_end = text[pos..].find('\n').map(|i| pos + i).unwrap_or(text.len());
+    let line = text[line_start..line_end].trim();
+    let header = |l: &str| {
+        l.trim()
+            .strip_prefix('[')
+            .and_then(|t| t.strip_suffix(']'))
+            .map(|t| t.trim().to_string())
+    };
+    if let Some(section) = header(line) {
+        return section;
+    }
+    let section = text[..line_start].lines().rev().find_map(header);
+    let key = line.split_once('=').map(|(k, _)| k.trim()).unwrap_or(line);
+    match section {
+        Some(section) => join_key(&section, key),
+        None => key.to_string(),
+    }
+}
+
+fn join_key(section: &str, key: &str) -> String {
+    if section.is_empty() {
+        key.to_string()
+    } else {
+        format!("{section}.{key}")
+    }
+}
+
+/// `missing field `x`` → `x`.
+fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
 }
 
 fn require_absolute(key: &str, path: &Path) -> Result<()> {

@@ -215,7 +215,9 @@ impl ExecutorError {
 
 fn policy_code(e: &PolicyError) -> Code {
     match e {
-        PolicyError::NotYourJob => Code::PermissionDenied,
+        PolicyError::NotYourJob | PolicyError::AdminOnly { .. } | PolicyError::SystemOnly { .. } => {
+            Code::PermissionDenied
+        }
         PolicyError::NotAllowed { .. } | PolicyError::TwoLockHolders(..) => {
             Code::FailedPrecondition
         }

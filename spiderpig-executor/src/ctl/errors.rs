@@ -8,7 +8,7 @@ use std::error::Error as _;
 use std::io;
 use std::path::Path;
 
-use tonic::{Code, Status};
+use tonic::{Code, Status, TimeoutExpired};
 
 use super::escape::escape;
 
@@ -17,8 +17,6 @@ use super::escape::escape;
 pub(super) enum VerbError {
     /// The RPC failed: no connection, or the executor refused.
     Rpc(Status),
-    /// The executor did not answer in time.
-    Timeout,
     /// The executor answered something `ctl` cannot make sense of.
     Protocol(String),
     /// Writing to stdout failed.
@@ -47,11 +45,6 @@ impl From<serde_json::Error> for VerbError {
 pub(super) fn explain(err: &VerbError, socket: &Path) -> String {
     match err {
         VerbError::Rpc(status) => explain_status(status, socket),
-        VerbError::Timeout => format!(
-            "error: spiderpig-executor did not answer within {} s on {}",
-            super::REQUEST_TIMEOUT.as_secs(),
-            path(socket)
-        ),
         VerbError::Protocol(m) => format!(
             "error: unexpected answer from spiderpig-executor: {}",
             escape(m)
@@ -62,7 +55,10 @@ pub(super) fn explain(err: &VerbError, socket: &Path) -> String {
 
 fn explain_status(status: &Status, socket: &Path) -> String {
     let socket = path(socket);
-    if let Some(io) = io_error_in(status) {
+    if in_chain::<TimeoutExpired>(status).is_some() {
+        return format!("error: spiderpig-executor did not answer in time on {socket}");
+    }
+    if let Some(io) = in_chain::<io::Error>(status) {
         return match io.kind() {
             io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => {
                 format!("spiderpig-executor is not running: no socket at {socket}")
@@ -71,18 +67,17 @@ fn explain_status(status: &Status, socket: &Path) -> String {
                 format!("spiderpig-executor is not running (connection refused at {socket})")
             }
             io::ErrorKind::PermissionDenied => denied(&socket),
-            _ => format!("error: cannot connect to spiderpig-executor at {socket}: {io}"),
+            _ => hung_up(&socket, &io.to_string()),
         };
     }
     let message = escape(status.message());
     match status.code() {
         Code::PermissionDenied => format!("{} ({message})", denied(&socket)),
-        // A connection that the executor closed at once is how its peer
-        // check turns away a caller it does not accept.
-        Code::Unavailable => format!(
-            "error: spiderpig-executor at {socket} closed the connection ({message}); \
-             only root and members of the admin group may use it"
-        ),
+        Code::Unavailable => hung_up(&socket, &message),
+        // The executor's own request time-out arrives as CANCELLED.
+        Code::Cancelled | Code::DeadlineExceeded => {
+            format!("error: spiderpig-executor did not answer in time on {socket} ({message})")
+        }
         _ => format!("error: {message}"),
     }
 }
@@ -91,17 +86,26 @@ fn denied(socket: &str) -> String {
     format!("permission denied on {socket}: run as root or as a member of the admin group")
 }
 
+/// A connection that the executor closes at once, before a byte is read, is
+/// how its peer check turns away a caller it does not accept.
+fn hung_up(socket: &str, detail: &str) -> String {
+    format!(
+        "error: spiderpig-executor at {socket} closed the connection ({detail}); \
+         only root and members of the admin group may use it"
+    )
+}
+
 fn path(p: &Path) -> String {
     escape(&p.display().to_string()).into_owned()
 }
 
-/// The OS error behind a failed connection, if there is one: tonic keeps
-/// the connector's `io::Error` in the status's source chain.
-fn io_error_in(status: &Status) -> Option<&io::Error> {
+/// The error of type `E` behind a status, if there is one: tonic keeps the
+/// connector's `io::Error`, or its own `TimeoutExpired`, in the source chain.
+fn in_chain<E: std::error::Error + 'static>(status: &Status) -> Option<&E> {
     let mut source = status.source();
     while let Some(err) = source {
-        if let Some(io) = err.downcast_ref::<io::Error>() {
-            return Some(io);
+        if let Some(found) = err.downcast_ref::<E>() {
+            return Some(found);
         }
         source = err.source();
     }
@@ -110,28 +114,11 @@ fn io_error_in(status: &Status) -> Option<&io::Error> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use spiderpig_proto::v1 as pb;
     use spiderpig_proto::v1::admin_client::AdminClient;
-    use tonic::transport::{Channel, Endpoint};
 
     use super::*;
-
-    /// A copy of `crate::server::unix_channel`, so these tests do not depend
-    /// on the server module.
-    fn unix_channel(path: PathBuf) -> Channel {
-        Endpoint::from_static("http://executor").connect_with_connector_lazy(tower::service_fn(
-            move |_| {
-                let p = path.clone();
-                async move {
-                    Ok::<_, io::Error>(hyper_util::rt::TokioIo::new(
-                        tokio::net::UnixStream::connect(p).await?,
-                    ))
-                }
-            },
-        ))
-    }
+    use crate::server::unix_channel;
 
     async fn status_at(path: &Path) -> VerbError {
         let mut client = AdminClient::new(unix_channel(path.to_path_buf()));
@@ -179,6 +166,26 @@ mod tests {
         assert!(msg.contains("connection refused"), "{msg}");
     }
 
+    #[tokio::test]
+    async fn a_connection_closed_at_once_names_the_admin_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("admin.sock");
+        let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+        let server = tokio::spawn(async move {
+            // Like a refused peer: accepted, then dropped unread.
+            for _ in 0..4 {
+                drop(listener.accept().await);
+            }
+        });
+        let msg = explain(&status_at(&socket).await, &socket);
+        server.abort();
+        assert!(msg.starts_with("error: spiderpig-executor at "), "{msg}");
+        assert!(
+            msg.ends_with("only root and members of the admin group may use it"),
+            "{msg}"
+        );
+    }
+
     #[test]
     fn eacces_on_connect_names_the_admin_group() {
         let status = Status::from_error(Box::new(io::Error::from(io::ErrorKind::PermissionDenied)));
@@ -206,6 +213,11 @@ mod tests {
                 "error: job 7 is running scap",
             ),
             (
+                Status::cancelled("Timeout expired"),
+                "error: spiderpig-executor did not answer in time on /run/spiderpig/admin.sock \
+                 (Timeout expired)",
+            ),
+            (
                 Status::not_found("no user \"bob\nroot\""),
                 "error: no user \"bob\\nroot\"",
             ),
@@ -222,9 +234,10 @@ mod tests {
         for (status, want) in cases {
             assert_eq!(explain(&VerbError::Rpc(status), sock), want);
         }
+        let timeout = Status::from_error(Box::new(TimeoutExpired(())));
         assert_eq!(
-            explain(&VerbError::Timeout, sock),
-            "error: spiderpig-executor did not answer within 30 s on /run/spiderpig/admin.sock"
+            explain(&VerbError::Rpc(timeout), sock),
+            "error: spiderpig-executor did not answer in time on /run/spiderpig/admin.sock"
         );
     }
 }

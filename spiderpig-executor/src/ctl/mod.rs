@@ -13,7 +13,8 @@
 //!
 //! - `args`: the command line ([`CtlArgs`], [`Verb`]).
 //! - `time`: `--until`/`--since` (RFC 3339 or a duration) to epoch ms.
-//! - `verbs`: one RPC per verb; `log` pages through the log.
+//! - `verbs`: one RPC per verb, and its output.
+//! - `log`: `ctl log`, paged; colours only to a terminal.
 //! - `view`: serializable mirrors of the responses (`--json`).
 //! - `render`, `table`: aligned human output.
 //! - `escape`: control characters and ANSI escapes made harmless (case 47).
@@ -34,16 +35,12 @@ mod view;
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use spiderpig_proto::v1::admin_client::AdminClient;
 
 pub use args::{
     CtlArgs, DEFAULT_SOCKET, JobArg, QueueAction, ReasonArg, StateArg, TotpAction, UserArg, Verb,
 };
-
-/// How long `ctl` waits for one answer from the executor.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The largest answer `ctl` accepts: the top of the executor's own
 /// `limits.grpc_message_bytes` range, so a valid answer always fits.
@@ -77,3 +74,6 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -26,29 +26,27 @@ fn job_row(t: &mut Table, j: &JobView) {
     ]);
 }
 
-fn freeze_line(f: &FreezeView) -> String {
+fn freeze_rows(f: &FreezeView) -> Vec<(&'static str, String)> {
     if !f.active {
-        return pairs(&[("freeze", "none".into())]);
+        return vec![("freeze", "none".into())];
     }
-    pairs(&[
+    let until = if f.until_ms == 0 {
+        "unfrozen".into()
+    } else {
+        time(f.until_ms)
+    };
+    vec![
         ("freeze", "ACTIVE: no deployment starts".into()),
         ("  reason", f.reason.clone()),
         ("  by", f.by.clone()),
         ("  since", time(f.since_ms)),
-        (
-            "  until",
-            if f.until_ms == 0 {
-                "unfrozen".into()
-            } else {
-                time(f.until_ms)
-            },
-        ),
-    ])
+        ("  until", until),
+    ]
 }
 
 impl Human for FreezeView {
     fn human(&self) -> String {
-        freeze_line(self)
+        pairs(&freeze_rows(self))
     }
 }
 
@@ -58,7 +56,7 @@ impl Human for StatusView {
             Some(j) => format!("job {} of {} ({}, {})", j.id, j.owner, j.state, j.stage),
             None => "free".into(),
         };
-        let mut out = pairs(&[
+        let mut rows = vec![
             ("version", self.version.clone()),
             ("started", time(self.started_at_ms)),
             ("state file", self.state_file.clone()),
@@ -66,9 +64,9 @@ impl Human for StatusView {
             ("queued", self.queued.to_string()),
             ("sessions", self.sessions.to_string()),
             ("watchers", self.watchers.to_string()),
-        ]);
-        out.push_str(&freeze_line(&self.freeze));
-        out
+        ];
+        rows.extend(freeze_rows(&self.freeze));
+        pairs(&rows)
     }
 }
 
@@ -96,7 +94,7 @@ impl Human for QueueView {
                 time(j.created_at_ms),
             ]);
         }
-        let mut out = freeze_line(&self.freeze);
+        let mut out = pairs(&freeze_rows(&self.freeze));
         if t.is_empty() {
             out.push_str("The lock is free and the queue is empty.\n");
         } else {

@@ -36,14 +36,12 @@ impl<W: Write> Output<W> {
     }
 }
 
-/// Waits for one RPC, at most `REQUEST_TIMEOUT`.
+/// Waits for one RPC. The channel bounds the wait (`ChannelTimeouts`: 5 s
+/// to connect, 60 s per call, above the executor's own request time-out).
 pub(super) async fn call<T>(
     rpc: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
 ) -> Result<T, VerbError> {
-    match tokio::time::timeout(super::REQUEST_TIMEOUT, rpc).await {
-        Ok(result) => Ok(result?.into_inner()),
-        Err(_) => Err(VerbError::Timeout),
-    }
+    Ok(rpc.await?.into_inner())
 }
 
 /// Runs one verb.

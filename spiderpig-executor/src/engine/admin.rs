@@ -284,7 +284,7 @@ impl Engine {
 
     pub fn admin_interrupt(&self, who: &AdminActor, job: u64, reason: &str) -> Result<()> {
         let reason = Self::reason(reason)?;
-        self.interrupt(&who.name(), Actor::Admin, job, &Ctx::admin())?;
+        self.interrupt_as(&who.name(), Actor::Admin, job, &reason, &Ctx::admin())?;
         let note = format!("reason given: {reason}");
         self.append_log(job, LogRow::now(self.now(), LogKind::System, note));
         Ok(())

@@ -265,13 +265,25 @@ impl Engine {
 
     /// Owner (or admin) sends SIGINT to scap.
     pub fn interrupt(&self, who: &str, actor: Actor, job_id: u64, ctx: &Ctx) -> Result<()> {
+        self.interrupt_as(who, actor, job_id, "", ctx)
+    }
+
+    /// [`Engine::interrupt`], with the admin's reason in its audit record.
+    pub(crate) fn interrupt_as(
+        &self,
+        who: &str,
+        actor: Actor,
+        job_id: u64,
+        reason: &str,
+        ctx: &Ctx,
+    ) -> Result<()> {
         self.store.write(|tx| {
             let mut job = tx.job_or_404(job_id)?;
             self.apply(&mut job, JobEvent::Interrupt, actor)?;
             let target = format!("job {job_id}");
             self.audit(
                 tx,
-                Audit::ok(who, "job.interrupt", &target, &ctx.client_addr),
+                Audit::ok(who, "job.interrupt", &target, &ctx.client_addr).with_reason(reason),
             )
         })?;
         let control = self

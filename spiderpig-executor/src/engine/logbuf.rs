@@ -147,9 +147,7 @@ impl Engine {
             return Ok(Flushed::default());
         };
         let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
-        for (seq, row) in &log.unflushed {
-            tx.put_log(job.id, *seq, row)?;
-        }
+        tx.put_logs(job.id, &log.unflushed)?;
         for (seq, line) in &log.extra_hidden {
             if let Some((_, mut row)) = tx.logs(job.id, seq - 1, 1)?.into_iter().next() {
                 row.hidden.push(line.clone());

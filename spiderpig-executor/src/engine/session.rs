@@ -76,7 +76,7 @@ impl Engine {
             let banned = tx.user(&s.username)?.is_none_or(|u| u.banned.is_some());
             Ok(Some((s, banned)))
         })?;
-        let Some((session, banned)) = found else {
+        let Some((mut session, banned)) = found else {
             return Err(ExecutorError::Unauthenticated);
         };
         let expires = self.session_expiry(&session);
@@ -100,7 +100,10 @@ impl Engine {
                 }
                 Ok(())
             })?;
+            // Report the renewed idle time-out, not the one this call ended.
+            session.last_seen_ms = now;
         }
+        let expires = self.session_expiry(&session);
         Ok(Caller {
             username: session.username,
             role: session.role,

@@ -11,7 +11,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use super::{code_field, convert, ctx, state_field, status, token};
-use crate::engine::{Caller, Ctx, Engine, ProposedAnswer};
+use crate::engine::{Audit, Caller, Ctx, Engine, ProposedAnswer};
 use crate::error::ExecutorError;
 
 /// The service.
@@ -31,6 +31,38 @@ impl DeployerService {
         need_totp: bool,
     ) -> Result<Caller, ExecutorError> {
         self.engine.authenticate(token(session)?, need_totp)
+    }
+
+    /// Map a refused job action to a status. An authorization refusal (not
+    /// the owner, not an admin) is also audited: SECURITY-TESTS.md case 48.
+    fn job_refused(
+        &self,
+        caller: &Caller,
+        verb: &str,
+        job: u64,
+        e: ExecutorError,
+        c: &Ctx,
+    ) -> Status {
+        if e.code() == tonic::Code::PermissionDenied {
+            let target = format!("job {job}");
+            let reason = format!("{verb}: {e}");
+            let written = self.engine.store().write(|tx| {
+                self.engine.audit(
+                    tx,
+                    Audit::refused(
+                        &caller.username,
+                        "job.not_authorized",
+                        &target,
+                        &reason,
+                        &c.client_addr,
+                    ),
+                )
+            });
+            if let Err(err) = written {
+                tracing::error!(error = %err, "cannot audit a refused job action");
+            }
+        }
+        status(e, c)
     }
 
     fn job_response(&self, id: u64, c: &Ctx) -> Result<Response<pb::JobResponse>, Status> {
@@ -192,7 +224,7 @@ impl Deployer for DeployerService {
             .map_err(|e| status(e, &c))?;
         self.engine
             .cancel(&caller, r.job_id, &c)
-            .map_err(|e| status(e, &c))?;
+            .map_err(|e| self.job_refused(&caller, "cancel", r.job_id, e, &c))?;
         self.job_response(r.job_id, &c)
     }
 
@@ -208,7 +240,7 @@ impl Deployer for DeployerService {
         self.engine
             .ready(&caller, r.job_id, &c)
             .await
-            .map_err(|e| status(e, &c))?;
+            .map_err(|e| self.job_refused(&caller, "ready", r.job_id, e, &c))?;
         self.job_response(r.job_id, &c)
     }
 
@@ -234,7 +266,7 @@ impl Deployer for DeployerService {
         self.engine
             .respond(&caller, r.job_id, r.prompt_id, answer, &c)
             .await
-            .map_err(|e| status(e, &c))?;
+            .map_err(|e| self.job_refused(&caller, "respond", r.job_id, e, &c))?;
         self.job_response(r.job_id, &c)
     }
 
@@ -249,7 +281,7 @@ impl Deployer for DeployerService {
             .map_err(|e| status(e, &c))?;
         self.engine
             .finish(&caller, r.job_id, &c)
-            .map_err(|e| status(e, &c))?;
+            .map_err(|e| self.job_refused(&caller, "finish", r.job_id, e, &c))?;
         self.job_response(r.job_id, &c)
     }
 
@@ -288,7 +320,7 @@ impl Deployer for DeployerService {
         };
         self.engine
             .interrupt(&caller.username, actor, r.job_id, &c)
-            .map_err(|e| status(e, &c))?;
+            .map_err(|e| self.job_refused(&caller, "interrupt", r.job_id, e, &c))?;
         self.job_response(r.job_id, &c)
     }
 

@@ -38,6 +38,7 @@ pub(super) fn open(
             caller,
             job,
             next_seq: after_seq.saturating_add(1),
+            stalled: false,
             tx,
         };
         if let Err(Closed) = w.run().await {
@@ -58,6 +59,8 @@ struct Watcher {
     caller: Caller,
     job: u64,
     next_seq: u64,
+    /// The client's buffer overflowed; live records are being dropped.
+    stalled: bool,
     tx: Tx,
 }
 
@@ -79,14 +82,10 @@ impl Watcher {
             None
         };
         if let Ok(queue) = self.engine.get_queue() {
-            self.send(pb::event::Kind::Queue(pb::QueueChanged {
-                queue: Some(queue),
-            }))
-            .await?;
+            self.send(pb::event::Kind::Queue(pb::QueueChanged { queue: Some(queue) })).await?;
         }
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         let mut check = tokio::time::interval(SESSION_CHECK);
-        let mut skipped = false;
         loop {
             tokio::select! {
                 r = revocations.recv() => match r {
@@ -116,16 +115,20 @@ impl Watcher {
                                 _ => break,
                             }
                         }
-                        self.deliver(batch, &mut skipped).await?;
+                        self.deliver(batch).await?;
                     }
-                    Err(broadcast::error::RecvError::Lagged(_)) => skipped = true,
+                    // The gap is filled from the store with the next record.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => logs = None,
                 },
                 _ = heartbeat.tick() => {
                     let at_ms = self.engine.now();
                     self.send(pb::event::Kind::Heartbeat(pb::Heartbeat { at_ms })).await?;
                 }
-                _ = check.tick() => self.check_session().await?,
+                _ = check.tick() => {
+                    self.check_session().await?;
+                    self.resume_if_drained().await?;
+                }
             }
         }
     }
@@ -170,50 +173,54 @@ impl Watcher {
         Ok(())
     }
 
-    /// Live records: drop duplicates, fill gaps from the store, or tell the
-    /// client it skipped when its buffer overflowed.
-    async fn deliver(
-        &mut self,
-        batch: Vec<Arc<pb::LogRecord>>,
-        skipped: &mut bool,
-    ) -> Result<(), Closed> {
-        let mut out = Vec::with_capacity(batch.len());
-        for rec in batch {
-            if rec.seq < self.next_seq {
-                continue;
-            }
-            if rec.seq > self.next_seq {
-                if *skipped {
-                    self.send(pb::event::Kind::Skipped(pb::Skipped {
-                        job_id: self.job,
-                        next_seq: rec.seq,
-                    }))
-                    .await?;
-                    self.next_seq = rec.seq;
-                } else {
-                    self.flush(&mut out).await?;
-                    self.catch_up(rec.seq - 1).await?;
-                }
-            }
-            *skipped = false;
+    /// Live records. Duplicates are dropped; a gap (this task fell behind
+    /// the broadcast) is filled from the store. If the client itself does not
+    /// read and its buffer is full, records are dropped and, once it reads
+    /// again, it is told where the stream resumed (`Skipped`): a stalled
+    /// client never holds up the job or anyone else.
+    async fn deliver(&mut self, batch: Vec<Arc<pb::LogRecord>>) -> Result<(), Closed> {
+        let fresh: Vec<_> = batch.into_iter().filter(|r| r.seq >= self.next_seq).collect();
+        let Some(first) = fresh.first().map(|r| r.seq) else {
+            return Ok(());
+        };
+        let last = fresh.last().map(|r| r.seq).unwrap_or(first);
+        if self.stalled {
+            self.next_seq = last + 1;
+            return self.resume_if_drained().await;
+        }
+        if first > self.next_seq {
+            self.catch_up(first - 1).await?;
+        }
+        let mut records = Vec::with_capacity(fresh.len());
+        for rec in fresh {
             if rec.seq == self.next_seq {
                 self.next_seq += 1;
-                out.push((*rec).clone());
+                records.push((*rec).clone());
             }
         }
-        self.flush(&mut out).await
-    }
-
-    async fn flush(&self, out: &mut Vec<pb::LogRecord>) -> Result<(), Closed> {
-        if out.is_empty() {
+        if records.is_empty() {
             return Ok(());
         }
-        let records = std::mem::take(out);
-        self.send(pb::event::Kind::Log(pb::LogRecords {
-            job_id: self.job,
-            records,
-        }))
-        .await
+        let ev = event(pb::event::Kind::Log(pb::LogRecords { job_id: self.job, records }));
+        match self.tx.try_send(Ok(ev)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.stalled = true;
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Closed),
+        }
+    }
+
+    /// A stalled client that has drained half its buffer hears where its
+    /// stream resumes.
+    async fn resume_if_drained(&mut self) -> Result<(), Closed> {
+        if !self.stalled || self.tx.capacity() * 2 < self.tx.max_capacity() {
+            return Ok(());
+        }
+        self.stalled = false;
+        self.send(pb::event::Kind::Skipped(pb::Skipped { job_id: self.job, next_seq: self.next_seq }))
+            .await
     }
 }
 

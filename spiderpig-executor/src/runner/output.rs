@@ -30,6 +30,11 @@ pub(super) struct Output {
     clock: SharedClock,
     iokey: IoKey,
     redactor: Redactor,
+    /// The pipe of the latest line of the current run of sensitive lines. The
+    /// pipes are read concurrently, so lines of one arrive at arbitrary places
+    /// among the other's: a plain line from the other pipe (a progress bar on
+    /// stderr) is shown but does not split the run into two placeholders.
+    run_stream: Option<Stream>,
     stages: StageTracker,
     shared: Arc<Shared>,
 }
@@ -42,6 +47,7 @@ impl Output {
             clock: Arc::clone(&spec.clock),
             iokey: spec.env.io_key.clone(),
             redactor: Redactor::new(spec.patterns.clone()),
+            run_stream: None,
             stages: StageTracker::new(),
             shared,
         }
@@ -81,19 +87,20 @@ impl Output {
             Stream::Stderr => ScapMessage::Text(raw.text),
         };
         let stage = self.stages.observe(&message);
-        self.message(message).await;
+        self.message(message, stream).await;
         if let Some(stage) = stage {
             let at_ms = self.now_ms();
             self.send(RunnerEvent::Stage { at_ms, stage }).await;
         }
     }
 
-    async fn message(&mut self, message: ScapMessage) {
+    async fn message(&mut self, message: ScapMessage, stream: Stream) {
         match message {
-            ScapMessage::Line { text, sensitive } => self.log_line(text, sensitive).await,
-            ScapMessage::Text(text) => self.log_line(text, false).await,
+            ScapMessage::Line { text, sensitive } => self.log_line(text, sensitive, stream).await,
+            ScapMessage::Text(text) => self.log_line(text, false, stream).await,
             ScapMessage::Withheld { bytes } => {
                 let starts_run = self.redactor.feed_withheld().is_some();
+                self.run_stream = Some(stream);
                 let at_ms = self.now_ms();
                 let hidden = format!("<line withheld: {bytes} bytes>");
                 self.send(RunnerEvent::Sensitive {
@@ -133,8 +140,19 @@ impl Output {
         }
     }
 
-    async fn log_line(&mut self, text: String, scap_says_sensitive: bool) {
+    async fn log_line(&mut self, text: String, scap_says_sensitive: bool, stream: Stream) {
         let at_ms = self.now_ms();
+        let other_pipe = self.run_stream.is_some_and(|s| s != stream);
+        if other_pipe && !scap_says_sensitive && !self.redactor.is_sensitive(&text) {
+            let text = sanitize_for_display(&text);
+            self.send(RunnerEvent::Log {
+                at_ms,
+                kind: LogKind::Line,
+                text,
+            })
+            .await;
+            return;
+        }
         let event = match self.redactor.feed(&text, scap_says_sensitive) {
             None => RunnerEvent::Sensitive {
                 at_ms,
@@ -158,11 +176,13 @@ impl Output {
                 text: shown,
             },
         };
+        self.run_stream = matches!(event, RunnerEvent::Sensitive { .. }).then_some(stream);
         self.send(event).await;
     }
 
     async fn status(&mut self, status: Option<String>) {
         self.redactor.reset_run();
+        self.run_stream = None;
         let at_ms = self.now_ms();
         let Some(status) = status else {
             self.send(RunnerEvent::Status(None)).await;
@@ -197,6 +217,7 @@ impl Output {
         default: Option<String>,
     ) {
         self.redactor.reset_run();
+        self.run_stream = None;
         // Remembered before the engine hears of it, so an answer can never arrive
         // before the runner knows what it may be.
         let keys = choices.iter().map(|c| c.key.clone()).collect();

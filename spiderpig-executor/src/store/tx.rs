@@ -330,6 +330,16 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Write many log records of one job (one table open for the batch).
+    pub fn put_logs<'a>(&mut self, job: u64, rows: impl IntoIterator<Item = &'a (u64, LogRow)>) -> Result<()> {
+        let mut table = self.txn.open_table(LOGS)?;
+        for (seq, row) in rows {
+            let bytes = encode(row)?;
+            table.insert((job, *seq), bytes.as_slice())?;
+        }
+        Ok(())
+    }
+
     /// Remove a job's log records; returns how many.
     pub fn delete_logs(&mut self, job: u64) -> Result<u64> {
         let mut table = self.txn.open_table(LOGS)?;
