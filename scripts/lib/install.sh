@@ -6,6 +6,7 @@
 SPIDERPIG_APT_PACKAGES=(
   nodejs      # the test OpenID Provider (npm oidc-provider)
   npm
+  strace      # tests/tests/executor_admin.rs: proves `ctl` never opens the redb file (case 42)
 )
 
 step() { printf '\n==> %s\n' "$*"; }

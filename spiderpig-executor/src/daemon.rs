@@ -113,6 +113,7 @@ pub async fn run(
     shutdown.await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
+    engine.hub().close_all();
     engine.flush_all_logs();
     for task in [deployer, admin] {
         match task.await {

@@ -164,7 +164,8 @@ impl ExecutorError {
         use ExecutorError::*;
         match self {
             BadConfig { .. } => "bad_config",
-            Policy(_) | InvalidArgument(_) => "invalid_argument",
+            Policy(e) => policy_kind(e),
+            InvalidArgument(_) => "invalid_argument",
             Unauthenticated => "unauthenticated",
             TotpRequired => "totp_required",
             TotpMalformed => "totp_malformed",
@@ -222,6 +223,17 @@ fn policy_code(e: &PolicyError) -> Code {
             Code::FailedPrecondition
         }
         _ => Code::InvalidArgument,
+    }
+}
+
+/// The kind of a policy refusal, in step with [`policy_code`]: a refusal sent
+/// as PERMISSION_DENIED must not be named `invalid_argument`.
+fn policy_kind(e: &PolicyError) -> &'static str {
+    match e {
+        PolicyError::NotYourJob => "not_your_job",
+        PolicyError::AdminOnly { .. } | PolicyError::SystemOnly { .. } => "not_allowed",
+        PolicyError::NotAllowed { .. } | PolicyError::TwoLockHolders(..) => "wrong_state",
+        _ => "invalid_argument",
     }
 }
 

@@ -41,6 +41,7 @@ pub struct Hub {
     logs: Mutex<HashMap<u64, broadcast::Sender<Arc<pb::LogRecord>>>>,
     capacity: usize,
     watchers: AtomicUsize,
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -62,6 +63,7 @@ impl Hub {
             logs: Mutex::new(HashMap::new()),
             capacity,
             watchers: AtomicUsize::new(0),
+            closing: tokio::sync::watch::channel(false).0,
         }
     }
 
@@ -104,6 +106,17 @@ impl Hub {
 
     pub fn subscribe_revocations(&self) -> broadcast::Receiver<(Revocation, String)> {
         self.revocations.subscribe()
+    }
+
+    /// The executor is stopping: every watch stream ends (clients reconnect
+    /// to the next executor; this is not a revocation).
+    pub fn close_all(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves when [`Hub::close_all`] has been called.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     /// Count of open watch streams (kept by [`WatcherGuard`]).

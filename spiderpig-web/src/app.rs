@@ -11,9 +11,10 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use tower_http::timeout::TimeoutLayer;
 
-use crate::pages::login;
+use crate::api::{self, actions, changes, jobs};
+use crate::pages::{dashboard, deploy, history, job, login};
 use crate::state::AppState;
-use crate::{assets, security};
+use crate::{assets, security, ws};
 
 /// Build the application (tests drive it with `oneshot`).
 pub fn app(state: AppState) -> Router {
@@ -26,6 +27,32 @@ pub fn app(state: AppState) -> Router {
         .route("/totp", get(login::totp_page).post(login::totp_submit))
         .route("/logout", post(login::logout))
         .route("/not-authorized", get(login::not_authorized))
+        // Pages (state changes are POST forms, Origin- and CSRF-checked).
+        .route("/", get(dashboard::dashboard))
+        .route("/deploy/new", get(deploy::new_page).post(deploy::queue))
+        .route("/history", get(history::history))
+        .route("/jobs/{id}", get(job::job_page))
+        .route("/jobs/{id}/log.txt", get(job::log_txt))
+        .route("/jobs/{id}/ready", post(job::ready))
+        .route("/jobs/{id}/cancel", post(job::cancel))
+        .route("/jobs/{id}/interrupt", post(job::interrupt))
+        .route("/jobs/{id}/finish", post(job::finish))
+        .route("/jobs/{id}/revert", post(job::revert))
+        .route("/jobs/{id}/respond", post(job::respond))
+        // The JSON API (docs/API.md): 401 JSON, never a redirect.
+        .route("/api/me", get(api::me))
+        .route("/api/queue", get(api::queue))
+        .route("/api/changes", get(changes::check))
+        .route("/api/jobs", get(jobs::list).post(jobs::submit))
+        .route("/api/jobs/{id}", get(jobs::get))
+        .route("/api/jobs/{id}/log", get(jobs::log))
+        .route("/api/jobs/{id}/ready", post(actions::ready))
+        .route("/api/jobs/{id}/cancel", post(actions::cancel))
+        .route("/api/jobs/{id}/interrupt", post(actions::interrupt))
+        .route("/api/jobs/{id}/finish", post(actions::finish))
+        .route("/api/jobs/{id}/revert", post(actions::revert))
+        .route("/api/jobs/{id}/respond", post(actions::respond))
+        .route("/ws", get(ws::upgrade))
         .route("/assets/{name}", get(assets::serve))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)

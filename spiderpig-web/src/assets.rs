@@ -7,7 +7,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
-/// Our files under `assets/src/`, and the npm packages' files we serve.
+/// Our files under `assets/src/`, and the npm packages' files we serve
+/// (paths checked against the pinned versions in `assets/package-lock.json`;
+/// `npm ci` in `assets/` before building). xterm.js and its fit addon are UMD
+/// builds that set the globals `Terminal` and `FitAddon.FitAddon`; uPlot's
+/// IIFE build sets `uPlot`. `app.css` imports the Codex token files (the dark
+/// set under `prefers-color-scheme: dark`); `app.js` loads `dashboard.js` on
+/// the dashboard and xterm.js, its fit addon, `terminal.js` and `job.js` on a
+/// job page only.
 #[derive(RustEmbed)]
 #[folder = "assets/"]
 #[include = "src/*"]
@@ -25,6 +32,9 @@ fn resolve(name: &str) -> Option<&'static str> {
     Some(match name {
         "app.js" => "src/app.js",
         "app.css" => "src/app.css",
+        "dashboard.js" => "src/dashboard.js",
+        "job.js" => "src/job.js",
+        "terminal.js" => "src/terminal.js",
         "xterm.js" => "node_modules/@xterm/xterm/lib/xterm.js",
         "xterm.css" => "node_modules/@xterm/xterm/css/xterm.css",
         "addon-fit.js" => "node_modules/@xterm/addon-fit/lib/addon-fit.js",
@@ -52,4 +62,46 @@ pub async fn serve(Path(name): Path<String>) -> Response {
         file.data,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every public name and the media type it must be served with.
+    const PUBLIC: [(&str, &str); 12] = [
+        ("app.js", "javascript"),
+        ("dashboard.js", "javascript"),
+        ("job.js", "javascript"),
+        ("terminal.js", "javascript"),
+        ("app.css", "text/css"),
+        ("xterm.js", "javascript"),
+        ("xterm.css", "text/css"),
+        ("addon-fit.js", "javascript"),
+        ("codex-tokens.css", "text/css"),
+        ("codex-tokens-dark.css", "text/css"),
+        ("uplot.js", "javascript"),
+        ("uplot.css", "text/css"),
+    ];
+
+    #[test]
+    fn every_public_asset_is_embedded_with_its_media_type() {
+        for (name, kind) in PUBLIC {
+            let file = resolve(name)
+                .and_then(Assets::get)
+                .unwrap_or_else(|| panic!("{name} is not embedded: run `npm ci` in spiderpig-web/assets"));
+            assert!(!file.data.is_empty(), "{name} is empty");
+            assert!(file.metadata.mimetype().contains(kind), "{name}: {}", file.metadata.mimetype());
+        }
+    }
+
+    #[test]
+    fn only_listed_names_are_served() {
+        for name in ["", "app", "../Cargo.toml", "src/app.js", "node_modules/@xterm/xterm/lib/xterm.js", "xterm.js.map", "package.json"] {
+            assert!(resolve(name).is_none(), "{name:?} resolved");
+        }
+        // Files under node_modules that were not listed are not embedded at all.
+        assert!(Assets::get("node_modules/@xterm/xterm/lib/xterm.mjs").is_none());
+        assert!(Assets::get("package-lock.json").is_none());
+    }
 }

@@ -17,11 +17,16 @@
 //! - [`executor`]: the gRPC client for the executor's `Deployer` service.
 //! - [`gerrit`]: Gerrit's REST API (change details before submitting).
 //! - [`views`]: JSON shapes of the API and the WebSocket.
+//! - [`api`]: the JSON API under `/api/` (docs/API.md).
+//! - [`links`]: untrusted text as escaped markup with Phabricator and Gerrit links.
 //! - [`pages`]: server-rendered pages.
+//! - [`ws`]: the WebSocket `/ws` (live queue, job, prompt, freeze and log
+//!   events; one shared log feed per watched job).
 //! - [`assets`]: embedded static files.
 //! - [`server`]: listening (TLS with rustls, or loopback HTTP) and shutdown.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod app;
 pub mod assets;
 pub mod auth;
@@ -30,12 +35,14 @@ pub mod cookies;
 pub mod error;
 pub mod executor;
 pub mod gerrit;
+pub mod links;
 pub mod pages;
 pub mod request;
 pub mod security;
 pub mod server;
 pub mod state;
 pub mod views;
+pub mod ws;
 
 pub use app::app;
 pub use error::WebError;

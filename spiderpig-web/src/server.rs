@@ -24,11 +24,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let addr = config.listen;
     let tls = config.tls.clone();
     let state = AppState::new(config);
+    let ws = state.ws.clone();
     let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
     let h = handle.clone();
+    let ws_signal = ws.clone();
     tokio::spawn(async move {
         shutdown.await;
+        // Upgraded sockets are no longer the HTTP server's: tell them first
+        // (close 1001), then drain HTTP.
+        ws_signal.shutdown();
         h.graceful_shutdown(Some(drain));
     });
     let result = match tls {
@@ -40,6 +45,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         }
         None => axum_server::bind(addr).handle(handle).serve(router).await,
     };
+    // Let the sockets' close frames go out, within the same drain time.
+    let _ = tokio::time::timeout(drain, ws.closed()).await;
     result.map_err(|e| WebError::Internal(format!("server: {e}")))
 }
 

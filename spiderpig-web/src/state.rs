@@ -1,12 +1,14 @@
 //! Shared state of the web process. Trust: holds no secrets: no client
-//! secret, no TOTP seeds, no session table — only the configuration and
-//! clients for the executor and Gerrit.
+//! secret, no TOTP seeds, no session table — only the configuration,
+//! clients for the executor and Gerrit, and the WebSocket hub (which lends
+//! open sockets' session tokens to their log feeds while they are open).
 
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::executor::Executor;
 use crate::gerrit::Gerrit;
+use crate::ws::WsHub;
 
 /// Cloned into every handler.
 #[derive(Clone)]
@@ -14,6 +16,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub executor: Executor,
     pub gerrit: Gerrit,
+    /// Open WebSockets: their cap, shutdown signal and log fan-out.
+    pub ws: WsHub,
 }
 
 impl AppState {
@@ -23,10 +27,12 @@ impl AppState {
             std::time::Duration::from_secs(config.timeouts.executor_secs),
         );
         let gerrit = Gerrit::new(&config);
+        let ws = WsHub::new(&config.limits, executor.clone());
         AppState {
             config: Arc::new(config),
             executor,
             gerrit,
+            ws,
         }
     }
 }

@@ -318,6 +318,80 @@ patterns = [{patterns}]
     }
 }
 
+/// The real `spiderpig-executor serve` binary, for crash tests.
+pub struct ExecutorProcess {
+    child: std::process::Child,
+    pub log: PathBuf,
+}
+
+impl ExecutorProcess {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL, no warning, and reap it.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for the exit status.
+    pub fn terminate(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM)?;
+        Ok(self.child.wait()?)
+    }
+}
+
+impl Drop for ExecutorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Harness {
+    /// Start the real binary on this harness's configuration and wait until
+    /// both sockets accept connections.
+    pub async fn spawn_binary(&self) -> anyhow::Result<ExecutorProcess> {
+        let log = self.dir.path().join("executor.log");
+        let err = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let child = std::process::Command::new(crate::bins::executor())
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config_path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(err)
+            .spawn()
+            .context("spawn spiderpig-executor")?;
+        let process = ExecutorProcess { child, log };
+        for path in [&self.config.sockets.executor, &self.config.sockets.admin] {
+            wait_for_listener(path)
+                .await
+                .with_context(|| std::fs::read_to_string(&process.log).unwrap_or_default())?;
+        }
+        Ok(process)
+    }
+
+    /// Move the harness clock to the real time (for the real binary, whose
+    /// clock is the system's: TOTP codes must match it).
+    pub fn sync_clock(&self) {
+        self.clock.set_ms(spiderpig_executor::clock::SystemClock.now_ms());
+    }
+}
+
+/// Wait until a Unix socket accepts connections (a stale file does not).
+pub async fn wait_for_listener(path: &Path) -> anyhow::Result<()> {
+    for _ in 0..400 {
+        if tokio::net::UnixStream::connect(path).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    bail!("nothing listens on {}", path.display())
+}
+
 impl Drop for Harness {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {

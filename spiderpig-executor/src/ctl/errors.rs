@@ -74,6 +74,12 @@ fn explain_status(status: &Status, socket: &Path) -> String {
     match status.code() {
         Code::PermissionDenied => format!("{} ({message})", denied(&socket)),
         Code::Unavailable => hung_up(&socket, &message),
+        // hyper reports a connection closed before any answer as CANCELLED
+        // too; a status made here from a transport failure is that, not a
+        // time-out (which the executor sends over the wire, with no source).
+        Code::Cancelled if in_chain::<tonic::transport::Error>(status).is_some() => {
+            hung_up(&socket, &message)
+        }
         // The executor's own request time-out arrives as CANCELLED.
         Code::Cancelled | Code::DeadlineExceeded => {
             format!("error: spiderpig-executor did not answer in time on {socket} ({message})")

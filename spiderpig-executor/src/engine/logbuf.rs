@@ -93,10 +93,11 @@ impl Engine {
         let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
         let seq = log.next_seq;
         log.next_seq += 1;
+        // Later hidden lines of a run belong to its placeholder even when
+        // another record lands in between (a line from scap's other pipe, a
+        // note of SpiderPig's): the runner says when a new run starts.
         if row.kind == LogKind::Redacted {
             log.last_redacted = Some(seq);
-        } else {
-            log.last_redacted = None;
         }
         // Published under the lock so watchers see seq order.
         self.hub.publish_log(convert::log(job, seq, &row));

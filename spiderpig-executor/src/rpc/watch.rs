@@ -86,8 +86,10 @@ impl Watcher {
         }
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         let mut check = tokio::time::interval(SESSION_CHECK);
+        let mut closing = hub.closing();
         loop {
             tokio::select! {
+                _ = async { closing.wait_for(|c| *c).await.map(|_| ()) } => return Err(Closed),
                 r = revocations.recv() => match r {
                     Ok((rev, reason)) if rev.hits(&self.caller.session_hash, &self.caller.username) => {
                         return self.revoked(&reason).await;

@@ -1,0 +1,125 @@
+/* SpiderPig's dashboard (body[data-page=dashboard]): the queue, the job
+ * holding the lock and "your place", redrawn from each `queue` frame and
+ * the active job's `job` frames. Loaded by app.js; does nothing until
+ * app.js calls start(). The markup mirrors pages/dashboard.rs, whose
+ * header documents the DOM contract:
+ *
+ *   #my-place                     one sentence
+ *   section#active-job[data-job][data-job-id]
+ *                                 its h2 stays; the rest is redrawn: p.none, or
+ *                                 a.job-link, .owner, .changes, span.state,
+ *                                 span.stage[data-stage], #active-status,
+ *                                 div.actions[data-job-id]
+ *   table#queue[data-change-url]  tbody redrawn: tr[data-job][data-state]
+ *                                 (class "mine"), td.place, job link, td.owner,
+ *                                 td.changes, state, queued at, td.actions;
+ *                                 tr.empty when nobody waits
+ *
+ * Whether the viewer is an admin (admins may cancel anyone's queued job)
+ * comes from GET /api/me.
+ */
+'use strict';
+
+(function () {
+  const SP = (globalThis.SpiderPig = globalThis.SpiderPig || {});
+
+  function start() {
+    const H = SP.helpers;
+    const el = SP.el;
+    const me = SP.me;
+    const $ = (id) => document.getElementById(id);
+    const baseTitle = document.title;
+    let isAdmin = false;
+    let last = null;
+
+    function actions(job) {
+      const box = el('div', { class: 'actions', 'data-job-id': job.id });
+      for (const action of H.dashboardActions(job, me, isAdmin)) {
+        const label = action === 'ready' ? 'Ready to deploy' : 'Cancel';
+        box.append(el('button', {
+          type: 'button',
+          class: action === 'ready' ? 'primary' : null,
+          'data-action': action,
+          'data-confirm': action === 'cancel' ? 'Cancel this job?' : null,
+          'aria-label': label + ' (job ' + job.id + ')',
+          text: label,
+        }));
+      }
+      return box;
+    }
+
+    function renderQueue(queued) {
+      const table = $('queue');
+      if (!table || !(table instanceof HTMLTableElement)) return;
+      const base = SP.changeBase(table);
+      const body = el('tbody');
+      for (const j of queued) {
+        const mine = j.owner === me;
+        body.append(el('tr', { 'data-job': j.id, 'data-state': j.state, class: mine ? 'mine' : null },
+          el('td', { class: 'place', text: j.queue_position ? String(j.queue_position) : '' }),
+          el('td', {}, SP.jobLink(j.id)),
+          el('td', { class: 'owner' }, j.owner, mine ? ' (you)' : null),
+          el('td', { class: 'changes' }, SP.changeLinks(j.changes, base)),
+          el('td', {}, SP.stateBadge(j.state)),
+          el('td', {}, SP.timeEl(j.created_at_ms)),
+          el('td', { class: 'actions' }, actions(j))));
+      }
+      if (queued.length === 0) {
+        body.append(el('tr', { class: 'empty' }, el('td', { colspan: 7, text: 'The queue is empty.' })));
+      }
+      if (table.tBodies[0]) table.tBodies[0].replaceWith(body);
+      else table.append(body);
+    }
+
+    function renderActive(j) {
+      const box = $('active-job');
+      if (!box) return;
+      const heading = box.querySelector('h2');
+      const base = SP.changeBase($('queue'));
+      if (!j) {
+        box.removeAttribute('data-job');
+        box.removeAttribute('data-job-id');
+        box.replaceChildren(...[heading, el('p', { class: 'none', text: 'Nobody is deploying; the lock is free.' })].filter(Boolean));
+        return;
+      }
+      box.dataset.job = String(j.id);
+      box.dataset.jobId = String(j.id);
+      const parts = [
+        heading,
+        el('p', {}, SP.jobLink(j.id), ' by ', el('span', { class: 'owner', text: j.owner }), ': ',
+          el('span', { class: 'changes' }, SP.changeLinks(j.changes, base))),
+        el('p', {}, 'State: ', SP.stateBadge(j.state), ' · Stage: ',
+          el('span', { class: 'stage', 'data-stage': j.stage, text: H.stageWords(j.stage) })),
+        el('p', { id: 'active-status', class: 'status-line', text: j.status_line || '' }),
+      ];
+      if (j.owner === me || isAdmin) parts.push(actions(j));
+      box.replaceChildren(...parts.filter(Boolean));
+    }
+
+    function render(q) {
+      last = q;
+      renderQueue(q.queued || []);
+      renderActive(q.active || null);
+      const place = $('my-place');
+      if (place) place.textContent = H.placeText(q, me);
+      const a = q.active;
+      document.title = a && a.owner === me && a.state === 'awaiting_ready' ? '▶ your turn · ' + baseTitle : baseTitle;
+    }
+
+    SP.socket.on('queue', (msg) => {
+      if (msg.queue) render(msg.queue);
+    });
+    SP.jobListeners.add((job) => {
+      if (!last || !last.active || last.active.id !== job.id) return;
+      // Fields a job frame does not change stay as the queue had them.
+      last = Object.assign({}, last, { active: job });
+      render(last);
+    });
+    SP.apiGet('/api/me').then((who) => {
+      isAdmin = !!who && who.role === 'admin';
+      if (last) render(last);
+    }, () => {});
+  }
+
+  SP.dashboard = Object.freeze({ start });
+})();

@@ -1,0 +1,326 @@
+/* SpiderPig's job page (body[data-page=job]): the live job controls and the
+ * log (terminal.js draws it). Loaded by app.js only there, after xterm.js,
+ * addon-fit.js and terminal.js; it does nothing until app.js calls start().
+ *
+ * The markup mirrors pages/job/render.rs, whose module header
+ * (pages/job.rs) documents the DOM contract. Used here:
+ *
+ *   section#job[data-job][data-owner][data-state][data-can-act="true|false"]
+ *                   data-can-act: the viewer is the owner or an admin (the
+ *                   executor decides anyway); data-may-drive is read too
+ *   dl.facts        #job-state[data-state] (holds span.state), #job-place and
+ *                   #job-ready-deadline (rows added/hidden as they apply),
+ *                   #status-line, #job-outcome, #job-exit-code, #job-started,
+ *                   #job-ended, #job-finished-by
+ *   ol#stage-strip[data-stage] > li[data-stage]
+ *                   class done | current | pending (+ failed when the job
+ *                   stopped there), aria-current="step" on the current one,
+ *                   span.stage-mark " (done)" / " (current)" / " (stopped)"
+ *   #progress-box   `hidden` without progress; label#progress-label,
+ *                   progress#progress[max=100]
+ *   section#prompt[data-prompt]
+ *                   `hidden` when nothing is pending; pre#prompt-text, then
+ *                   form#prompt-form (button[name=key][value] per choice, the
+ *                   default with data-default, or input#prompt-line[name=line])
+ *                   or p.waiting. Submitting POSTs /api/jobs/<id>/respond.
+ *   section#actions form.action[data-action][data-states]
+ *                   each form `hidden` unless the state is in data-states;
+ *                   its button[data-action] is handled by app.js
+ *   div#terminal[data-job][data-last-seq]
+ *                   xterm.js mounts here (terminal.js); without it (xterm.js
+ *                   failed to load) the log streams as text into
+ *                   pre#log-fallback
+ */
+'use strict';
+
+(function () {
+  const SP = (globalThis.SpiderPig = globalThis.SpiderPig || {});
+
+  // ---- Pure helpers (no DOM; tested with node in ../tests) -------------------
+
+  /** Text without any terminal control (terminal.js, loaded first). */
+  const plainText = (s) => SP.terminal.helpers.plainText(s);
+
+  const STAGES = Object.freeze(['merge', 'prepare', 'test_servers', 'canaries', 'production', 'complete']);
+  /** The text after a stage's name (pages/job/render.rs `stage_strip`). */
+  const STAGE_MARKS = Object.freeze({ done: ' (done)', current: ' (current)', failed: ' (stopped)', pending: '' });
+  const ENDED_BADLY = new Set(['cancelled', 'expired', 'failed_to_start', 'interrupted']);
+
+  /**
+   * Each stage's status: done before the job's stage, current at it (the
+   * server's rule, `complete` included), pending after; the current stage is
+   * "failed" when the job stopped there badly (scap failed, the job was
+   * cancelled, expired, interrupted or never started).
+   */
+  function stageStates(job) {
+    const at = STAGES.indexOf(job.stage);
+    const failedExit = job.exit_code !== null && job.exit_code !== undefined && job.exit_code !== 0;
+    const stopped = ENDED_BADLY.has(job.state) || failedExit;
+    const out = {};
+    STAGES.forEach((s, i) => {
+      if (at < 0 || i > at) out[s] = 'pending';
+      else if (i < at) out[s] = 'done';
+      else out[s] = stopped && s !== 'complete' ? 'failed' : 'current';
+    });
+    return out;
+  }
+
+  /** The progress label, as the page writes it: "sync-world: 38 of 120 done, 2 failed". */
+  function progressText(p) {
+    let text = plainText(p.name || '') + ': ' + (p.ok || 0) + ' of ' + (p.total || 0) + ' done';
+    if (p.failed > 0) text += ', ' + p.failed + ' failed';
+    return text;
+  }
+
+  function clampPercent(v) {
+    const n = Number(v);
+    return Number.isFinite(n) ? Math.min(100, Math.max(0, n)) : 0;
+  }
+
+  const helpers = Object.freeze({ STAGES, STAGE_MARKS, stageStates, progressText, clampPercent });
+
+  // ---- The page ----------------------------------------------------------------
+
+  function start(ctx) {
+    const $ = (id) => document.getElementById(id);
+    const el = SP.el;
+    const H = SP.helpers;
+    const root = $('job');
+    const idText = root ? root.dataset.jobId || root.dataset.job || '' : '';
+    if (!H.isJobId(idText)) return;
+    const jobId = Number(idText);
+    const owner = root.dataset.owner || '';
+    const flag = root.dataset.canAct !== undefined ? root.dataset.canAct : root.dataset.mayDrive;
+    const canAct = flag !== undefined ? flag === 'true' : owner !== '' && owner === SP.me;
+    let job = { id: jobId, owner, state: root.dataset.state || '' };
+    SP.watcher.seeJob(job);
+
+    const output = SP.terminal.startOutput(ctx && ctx.withTerminal);
+
+    // -- facts --
+
+    /** Sets a fact's value; `null` hides its row; a missing row is added. */
+    function fact(id, label, content, beforeId) {
+      let dd = $(id);
+      if (content === null) {
+        if (dd) showRow(dd, false);
+        return;
+      }
+      if (!dd) {
+        const dl = root.querySelector('dl.facts');
+        if (!dl) return;
+        dd = el('dd', { id });
+        const before = beforeId && $(beforeId);
+        const anchor = before && before.previousElementSibling && before.previousElementSibling.tagName === 'DT' ? before.previousElementSibling : null;
+        if (anchor) anchor.before(el('dt', { text: label }), dd);
+        else dl.append(el('dt', { text: label }), dd);
+      }
+      dd.replaceChildren(content);
+      showRow(dd, true);
+    }
+
+    function showRow(dd, shown) {
+      dd.hidden = !shown;
+      const dt = dd.previousElementSibling;
+      if (dt && dt.tagName === 'DT') dt.hidden = !shown;
+    }
+
+    function renderFacts(j) {
+      const state = $('job-state');
+      if (state) {
+        state.dataset.state = j.state;
+        state.replaceChildren(SP.stateBadge(j.state));
+      }
+      fact('job-place', 'Place in queue', j.queue_position ? String(j.queue_position) : null, 'status-line');
+      fact('job-ready-deadline', 'Ready by', j.ready_deadline_ms ? SP.timeEl(j.ready_deadline_ms) : null, 'status-line');
+      fact('status-line', 'Status', plainText(j.status_line || ''));
+      fact('job-outcome', 'Outcome', j.outcome || '');
+      fact('job-exit-code', 'Exit code', j.exit_code === null || j.exit_code === undefined ? '—' : String(j.exit_code));
+      fact('job-started', 'Started', SP.timeEl(j.started_at_ms || 0));
+      fact('job-ended', 'Ended', SP.timeEl(j.ended_at_ms || 0));
+      fact('job-finished-by', 'Finished by', j.finished_by ? j.finished_by : null);
+    }
+
+    // -- stage strip and progress --
+
+    function renderStages(j) {
+      const strip = $('stage-strip');
+      if (!strip) return;
+      strip.dataset.stage = j.stage || 'queued';
+      const states = stageStates(j);
+      for (const li of strip.querySelectorAll('li[data-stage]')) {
+        const st = states[li.dataset.stage] || 'pending';
+        li.classList.remove('done', 'current', 'pending', 'failed');
+        li.classList.add(st === 'failed' ? 'current' : st);
+        if (st === 'failed') li.classList.add('failed');
+        if (st === 'current' || st === 'failed') li.setAttribute('aria-current', 'step');
+        else li.removeAttribute('aria-current');
+        let mark = li.querySelector('.stage-mark');
+        if (!mark) {
+          mark = el('span', { class: 'stage-mark' });
+          li.append(mark);
+        }
+        mark.textContent = STAGE_MARKS[st];
+      }
+    }
+
+    function renderProgress(j) {
+      const box = $('progress-box');
+      if (!box) return;
+      const p = j.progress;
+      box.hidden = !p;
+      if (!p) return;
+      const label = $('progress-label');
+      if (label) label.textContent = progressText(p);
+      const bar = $('progress');
+      if (bar) {
+        const pct = Math.round(clampPercent(p.percent));
+        bar.max = 100;
+        bar.value = pct;
+        bar.textContent = pct + '%';
+      }
+    }
+
+    // -- actions --
+
+    function renderActions(j) {
+      const box = $('actions');
+      if (!box) return;
+      for (const form of box.querySelectorAll('form[data-states]')) {
+        form.hidden = !form.dataset.states.split(/\s+/).includes(j.state);
+      }
+    }
+
+    // -- prompts --
+
+    const promptBox = $('prompt');
+
+    function promptForm(p) {
+      const form = el('form', { id: 'prompt-form', method: 'post', action: '/jobs/' + jobId + '/respond' },
+        el('input', { type: 'hidden', name: 'csrf', value: SP.csrfToken() }),
+        el('input', { type: 'hidden', name: 'prompt_id', value: p.id }));
+      if (p.kind === 'input_line') {
+        form.append(
+          el('label', { for: 'prompt-line', text: 'Your answer' }),
+          el('input', { id: 'prompt-line', name: 'line', maxlength: 200, autocomplete: 'off' }),
+          el('button', { type: 'submit', class: 'primary', text: 'Send' }));
+        return form;
+      }
+      const choices = el('div', { class: 'choices' });
+      for (const c of p.choices || []) {
+        const def = p.default_key !== null && p.default_key !== undefined && c.key === p.default_key;
+        choices.append(el('button', {
+          type: 'submit', name: 'key', value: c.key,
+          class: def ? 'primary' : null, 'data-default': def ? 'true' : null,
+        }, plainText(c.label), def ? ' (default)' : null));
+      }
+      form.append(choices);
+      return form;
+    }
+
+    function renderPrompt(p) {
+      if (!promptBox) return;
+      if (!p) {
+        promptBox.hidden = true;
+        promptBox.removeAttribute('data-prompt');
+        return;
+      }
+      // Already shown (by the server or earlier): keep focus and typed text.
+      if (promptBox.dataset.prompt === String(p.id) && !promptBox.hidden) return;
+      const heading = promptBox.querySelector('h2') || el('h2', { id: 'prompt-heading', text: 'scap asks' });
+      promptBox.replaceChildren(
+        heading,
+        el('pre', { id: 'prompt-text', class: 'prompt-text', text: plainText(p.text || '') }),
+        canAct ? promptForm(p) : el('p', { class: 'waiting', text: 'Waiting for ' + owner + ' to answer.' }));
+      promptBox.dataset.prompt = String(p.id);
+      promptBox.hidden = false;
+      const lines = plainText(p.text || '').split('\n').filter((l) => l.trim() !== '');
+      const ask = lines.length ? lines[lines.length - 1] : '';
+      SP.announce((canAct ? 'scap is waiting for your answer: ' : 'scap is waiting for an answer: ') + ask);
+    }
+
+    async function respond(form, body) {
+      const controls = Array.from(form.querySelectorAll('button, input:not([type="hidden"])'));
+      controls.forEach((c) => { c.disabled = true; });
+      try {
+        const answer = await SP.apiPost('/api/jobs/' + jobId + '/respond', body);
+        SP.clearAlert();
+        if (promptBox && promptBox.dataset.prompt === String(body.prompt_id)) renderPrompt(null);
+        SP.publishJob(answer);
+      } catch (e) {
+        SP.showAlert(e.message);
+        controls.forEach((c) => { c.disabled = false; });
+      }
+    }
+
+    if (promptBox) {
+      promptBox.addEventListener('submit', (ev) => {
+        const form = ev.target;
+        if (!(form instanceof HTMLFormElement) || form.id !== 'prompt-form') return;
+        ev.preventDefault();
+        const hiddenId = form.querySelector('input[name="prompt_id"]');
+        const promptId = Number(promptBox.dataset.prompt || (hiddenId && hiddenId.value));
+        if (!Number.isSafeInteger(promptId) || promptId <= 0) return;
+        const line = form.querySelector('#prompt-line');
+        const by = ev.submitter;
+        if (line) respond(form, { prompt_id: promptId, line: line.value });
+        else if (by && by.name === 'key') respond(form, { prompt_id: promptId, key: by.value });
+      });
+    }
+
+    // -- the job as a whole --
+
+    function applyJob(j) {
+      if (!j || j.id !== jobId) return;
+      const before = job.state;
+      job = j;
+      root.dataset.state = j.state;
+      renderFacts(j);
+      renderStages(j);
+      renderProgress(j);
+      renderActions(j);
+      renderPrompt(j.prompt || null);
+      document.title = H.jobTitle(j, canAct);
+      if (before && before !== j.state) SP.announce('Job #' + jobId + ': ' + H.stateWords(j.state) + '.');
+    }
+
+    SP.jobListeners.add(applyJob);
+    SP.socket.on('queue', (msg) => {
+      const q = msg.queue;
+      const mine = q && [q.active].concat(q.queued || []).find((j) => j && j.id === jobId);
+      if (mine) applyJob(mine);
+    });
+    SP.socket.on('prompt_opened', (msg) => {
+      if (!msg.prompt || msg.prompt.job !== jobId) return;
+      job = Object.assign({}, job, { prompt: msg.prompt, state: 'awaiting_input' });
+      renderPrompt(msg.prompt);
+      document.title = H.jobTitle(job, canAct);
+    });
+    SP.socket.on('prompt_closed', (msg) => {
+      if (msg.job !== jobId || !promptBox || promptBox.dataset.prompt !== String(msg.prompt_id)) return;
+      renderPrompt(null);
+      job = Object.assign({}, job, { prompt: null });
+      SP.announce('Answered by ' + (msg.answered_by || 'someone') + (msg.answer ? ': ' + msg.answer : '') + '.');
+    });
+    SP.socket.on('error', (msg) => {
+      if (msg.job === jobId && typeof msg.message === 'string') SP.showAlert(msg.message);
+    });
+
+    // On every (re)connection: follow the log from the last record shown, and
+    // read the job again in case a change went by while disconnected.
+    SP.socket.onOpen(() => {
+      SP.socket.send({ type: 'watch', job: jobId, after_seq: output.last() });
+      SP.apiGet('/api/jobs/' + jobId).then(SP.publishJob, () => {});
+    });
+    SP.socket.on('log', (msg) => {
+      if (msg.job === jobId) output.write(msg.records);
+    });
+    SP.socket.on('skipped', (msg) => {
+      if (msg.job === jobId) output.skipTo(msg.next_seq);
+    });
+
+    if (job.state) document.title = H.jobTitle(job, canAct);
+  }
+
+  SP.jobPage = Object.freeze({ helpers, start });
+})();

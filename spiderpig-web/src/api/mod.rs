@@ -1,0 +1,64 @@
+//! The JSON API under `/api/` (docs/API.md). Same authorization as the
+//! pages: the session cookie, checked by the executor on every call; 401
+//! JSON when it is absent or dead, never a redirect. Trust: everything in a
+//! request is untrusted; a refusal here means no RPC was made.
+//!
+//! - [`body`]: the checks every request passes (cookie; for POST: Origin,
+//!   CSRF, size, `Content-Type`, JSON shape) and the API error type.
+//! - [`calls`]: the executor calls shared with the page forms.
+//! - [`filters`]: history filters shared with the `/history` page.
+//! - [`changes`]: change lookup (parse + Gerrit), shared with `/deploy/new`.
+//! - [`jobs`]: list, read, log, submit.
+//! - [`actions`]: ready, cancel, interrupt, finish, revert, respond.
+
+pub mod actions;
+pub mod body;
+pub mod calls;
+pub mod changes;
+pub mod filters;
+pub mod jobs;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde::Serialize;
+
+use self::body::{ApiResult, session_token};
+use self::calls::Caller;
+use crate::auth::who;
+use crate::request::Meta;
+use crate::state::AppState;
+use crate::views::{self, QueueView};
+
+/// Who holds the session.
+#[derive(Debug, Serialize)]
+pub struct MeView {
+    pub username: String,
+    /// "admin" or "deployer"
+    pub role: &'static str,
+}
+
+/// `GET /api/me`
+pub async fn me(
+    State(state): State<AppState>,
+    Meta(origin): Meta,
+    headers: HeaderMap,
+) -> ApiResult<Json<MeView>> {
+    session_token(&headers)?;
+    let me = who(&state, &headers, &origin, true).await?;
+    Ok(Json(MeView {
+        username: me.username,
+        role: if me.is_admin { "admin" } else { "deployer" },
+    }))
+}
+
+/// `GET /api/queue`
+pub async fn queue(
+    State(state): State<AppState>,
+    Meta(origin): Meta,
+    headers: HeaderMap,
+) -> ApiResult<Json<QueueView>> {
+    let token = session_token(&headers)?;
+    let q = Caller::new(&state, &origin, &token).queue().await?;
+    Ok(Json(views::queue(&q)))
+}

@@ -1,0 +1,284 @@
+//! The job page's markup (pure functions, tested without a server). Trust:
+//! prompt texts, labels, outcomes and log lines come from scap through the
+//! executor; they are stripped of terminal controls and escaped by maud.
+
+use maud::{Markup, html};
+use spiderpig_policy::strip_terminal_controls;
+
+use super::log::Excerpt;
+use crate::api::calls::Action;
+use crate::auth::Me;
+use crate::links::Links;
+use crate::pages::parts::{error_banner, job_link, stage_words, state_badge, time};
+use crate::views::{JobView, PromptView};
+
+/// The stages of the strip, in order (`data-stage` names).
+pub const STAGES: [&str; 6] = [
+    "merge",
+    "prepare",
+    "test_servers",
+    "canaries",
+    "production",
+    "complete",
+];
+
+/// Everything the page shows.
+pub struct JobPage<'a> {
+    pub job: &'a JobView,
+    pub viewer: &'a Me,
+    pub csrf: &'a str,
+    pub links: &'a Links,
+    pub log: &'a Excerpt,
+    pub error: Option<&'a str>,
+}
+
+impl JobPage<'_> {
+    fn is_owner(&self) -> bool {
+        self.viewer.username == self.job.owner
+    }
+
+    /// May the viewer answer prompts and drive the job (the executor
+    /// decides again; this only hides buttons that would be refused)?
+    fn may_drive(&self) -> bool {
+        self.is_owner() || self.viewer.is_admin
+    }
+}
+
+/// The whole page body.
+pub fn render(p: &JobPage<'_>) -> Markup {
+    let j = p.job;
+    html! {
+        (error_banner(p.error))
+        section id="job" class="card" data-job=(j.id) data-job-id=(j.id) data-owner=(j.owner) data-kind=(j.kind)
+            data-state=(j.state) data-can-act=(p.may_drive()) aria-labelledby="job-heading" {
+            h1 id="job-heading" {
+                "Job #" (j.id) ": " (if j.kind == "revert" { "revert" } else { "backport" })
+            }
+            (facts(p))
+        }
+        (stage_strip(j.stage))
+        (progress(j))
+        (prompt(p))
+        (actions(p))
+        (terminal(p))
+    }
+}
+
+fn facts(p: &JobPage<'_>) -> Markup {
+    let j = p.job;
+    html! {
+        dl class="facts" {
+            dt { "Owner" } dd id="job-owner" { (j.owner) @if p.is_owner() { " (you)" } }
+            dt { "Kind" } dd id="job-kind" {
+                (j.kind) @if let Some(r) = j.reverts_job { " of " (job_link(r)) }
+            }
+            dt { "Changes" } dd id="job-changes" { (p.links.changes(&j.changes)) }
+            dt { "State" } dd id="job-state" data-state=(j.state) { (state_badge(j.state)) }
+            @if let Some(place) = j.queue_position {
+                dt { "Place in queue" } dd id="job-place" { (place) }
+            }
+            @if let Some(deadline) = j.ready_deadline_ms.filter(|_| j.state == "awaiting_ready") {
+                dt { "Ready by" } dd id="job-ready-deadline" { (time(deadline)) }
+            }
+            dt { "Status" } dd id="status-line" { (strip_terminal_controls(&j.status_line)) }
+            dt { "Outcome" } dd id="job-outcome" { (p.links.text(&j.outcome)) }
+            dt { "Exit code" } dd id="job-exit-code" {
+                @match j.exit_code { Some(c) => (c), None => "—" }
+            }
+            dt { "Queued" } dd id="job-created" { (time(j.created_at_ms)) }
+            dt { "Started" } dd id="job-started" { (time(j.started_at_ms.unwrap_or(0))) }
+            dt { "Ended" } dd id="job-ended" { (time(j.ended_at_ms.unwrap_or(0))) }
+            @if !j.finished_by.is_empty() {
+                dt { "Finished by" } dd id="job-finished-by" { (j.finished_by) }
+            }
+        }
+    }
+}
+
+/// `ol#stage-strip`: each `li[data-stage]` says in text whether it is done
+/// or current; the current one has `aria-current="step"`.
+pub fn stage_strip(stage: &str) -> Markup {
+    let current = STAGES.iter().position(|s| *s == stage);
+    html! {
+        nav aria-label="Deployment stages" {
+            ol id="stage-strip" class="stages" data-stage=(stage) {
+                @for (i, s) in STAGES.iter().enumerate() {
+                    @let (class, mark) = match current {
+                        Some(c) if i < c => ("done", " (done)"),
+                        Some(c) if i == c => ("current", " (current)"),
+                        _ => ("pending", ""),
+                    };
+                    li data-stage=(s) class=(class) aria-current=[(class == "current").then_some("step")] {
+                        (stage_words(s)) span class="stage-mark" { (mark) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn progress(j: &JobView) -> Markup {
+    html! {
+        div id="progress-box" class="progress" hidden[j.progress.is_none()] {
+            label for="progress" id="progress-label" {
+                @if let Some(p) = &j.progress {
+                    (strip_terminal_controls(&p.name)) ": " (p.ok) " of " (p.total) " done"
+                    @if p.failed > 0 { ", " (p.failed) " failed" }
+                } @else { "Progress" }
+            }
+            @match &j.progress {
+                Some(p) => progress id="progress" max="100" value=(format!("{:.0}", p.percent.clamp(0.0, 100.0))) {
+                    (format!("{:.0}%", p.percent.clamp(0.0, 100.0)))
+                },
+                None => progress id="progress" max="100" {},
+            }
+        }
+    }
+}
+
+/// scap's text without terminal controls, line by line.
+fn plain(text: &str) -> String {
+    text.split('\n')
+        .map(strip_terminal_controls)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn prompt(p: &JobPage<'_>) -> Markup {
+    let pending = p.job.prompt.as_ref();
+    html! {
+        section id="prompt" class="card prompt" data-prompt=[pending.map(|q| q.id)]
+            hidden[pending.is_none()] aria-live="polite" aria-labelledby="prompt-heading" {
+            h2 id="prompt-heading" { "scap asks" }
+            @if let Some(q) = pending {
+                pre id="prompt-text" class="prompt-text" { (plain(&q.text)) }
+                @if p.may_drive() {
+                    (prompt_form(p, q))
+                } @else {
+                    p class="waiting" { "Waiting for " (p.job.owner) " to answer." }
+                }
+            }
+        }
+    }
+}
+
+fn prompt_form(p: &JobPage<'_>, q: &PromptView) -> Markup {
+    html! {
+        form id="prompt-form" method="post" action={ "/jobs/" (p.job.id) "/respond" } {
+            input type="hidden" name="csrf" value=(p.csrf);
+            input type="hidden" name="prompt_id" value=(q.id);
+            @if q.kind == "input_line" {
+                label for="prompt-line" { "Your answer" }
+                input id="prompt-line" name="line" maxlength="200" autocomplete="off";
+                button type="submit" class="primary" { "Send" }
+            } @else {
+                div class="choices" {
+                    @for c in &q.choices {
+                        @let default = q.default_key.as_deref() == Some(c.key.as_str());
+                        button type="submit" name="key" value=(c.key)
+                            class=[default.then_some("primary")] data-default=[default.then_some("true")] {
+                            (plain(&c.label)) @if default { " (default)" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One action form: where it posts, the states it applies to, its label.
+struct ActionSpec {
+    name: &'static str,
+    states: &'static [&'static str],
+    label: &'static str,
+    /// Asked by the page script before it acts (`data-confirm`).
+    confirm: Option<&'static str>,
+}
+
+fn spec(a: Option<Action>) -> ActionSpec {
+    let (name, states, label, confirm): (_, &'static [&'static str], _, _) = match a {
+        Some(Action::Ready) => ("ready", &["awaiting_ready"], "Ready to deploy", None),
+        Some(Action::Cancel) => (
+            "cancel",
+            &["queued", "awaiting_ready"],
+            "Cancel job",
+            Some("Cancel this job?"),
+        ),
+        Some(Action::Interrupt) => (
+            "interrupt",
+            &["running", "awaiting_input"],
+            "Interrupt scap",
+            Some("Send SIGINT to scap? It stops where it is."),
+        ),
+        Some(Action::Finish) => (
+            "finish",
+            &["awaiting_finish", "interrupted"],
+            "Finish deployment",
+            Some("Have you checked production? Finishing frees the lock for the next deployer."),
+        ),
+        None => ("revert", &["done"], "Revert these changes", None),
+    };
+    ActionSpec {
+        name,
+        states,
+        label,
+        confirm,
+    }
+}
+
+/// `#actions`: a form per action the viewer's role could ever use on this
+/// job; `hidden` unless the current state allows it (`data-states`).
+fn actions(p: &JobPage<'_>) -> Markup {
+    let j = p.job;
+    let mut specs = Vec::new();
+    if p.is_owner() {
+        specs.push(spec(Some(Action::Ready)));
+    }
+    if p.may_drive() {
+        specs.extend([Action::Cancel, Action::Interrupt, Action::Finish].map(|a| spec(Some(a))));
+    }
+    if j.kind == "backport" {
+        specs.push(spec(None));
+    }
+    html! {
+        section id="actions" class="actions" data-job-id=(j.id) aria-label="Job actions" {
+            @for s in &specs {
+                form method="post" action={ "/jobs/" (j.id) "/" (s.name) } class="action" data-action=(s.name)
+                    data-states=(s.states.join(" ")) hidden[!s.states.contains(&j.state)] {
+                    input type="hidden" name="csrf" value=(p.csrf);
+                    @if s.name == "revert" {
+                        label for="revert-totp" { "TOTP code" }
+                        input id="revert-totp" name="totp" inputmode="numeric" autocomplete="one-time-code"
+                            pattern="[0-9]{6}" maxlength="6" required;
+                    }
+                    @if s.name == "revert" {
+                        button type="submit" { (s.label) }
+                    } @else {
+                        button type="submit" class=[(s.name == "ready").then_some("primary")] data-action=(s.name)
+                            data-confirm=[s.confirm] { (s.label) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn terminal(p: &JobPage<'_>) -> Markup {
+    let j = p.job;
+    html! {
+        section class="card" aria-labelledby="log-heading" {
+            h2 id="log-heading" { "Output" }
+            div id="terminal" class="terminal" data-job=(j.id) data-last-seq=(j.last_seq) {}
+            noscript {
+                @if let Some(e) = &p.log.error {
+                    p class="error" { "The log could not be read: " (e) }
+                }
+                @if p.log.earlier {
+                    p { "Earlier lines are in the downloaded log." }
+                }
+                pre id="log-text" class="log" { (p.log.text) }
+            }
+            p { a id="log-download" href={ "/jobs/" (j.id) "/log.txt" } { "Download the whole log (text)" } }
+        }
+    }
+}

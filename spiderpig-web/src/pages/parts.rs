@@ -1,0 +1,251 @@
+//! Pieces shared by the signed-in pages: asking who is there (or sending
+//! them to sign in), rendering with the CSRF cookie, error pages, times,
+//! state words and the job table. Trust: every value is escaped by maud.
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use maud::{Markup, html};
+
+use super::layout::{Frame, document, message};
+use super::login::{redirect_for, respond};
+use crate::auth::{Me, who};
+use crate::error::WebError;
+use crate::executor::Origin;
+use crate::links::Links;
+use crate::request::csrf_token;
+use crate::state::AppState;
+use crate::views::JobView;
+
+/// What every page response needs besides its body.
+pub struct Page {
+    pub csrf: String,
+    set_cookie: Option<String>,
+    pub links: Links,
+}
+
+impl Page {
+    /// Before knowing who asks (no executor call).
+    pub fn anonymous(state: &AppState, headers: &HeaderMap) -> Page {
+        let (csrf, set_cookie) = csrf_token(headers);
+        Page {
+            csrf,
+            set_cookie,
+            links: Links::from_state(state),
+        }
+    }
+
+    /// Ask the executor who holds the session cookie (TOTP passed). Not
+    /// signed in → 303 `/login`; TOTP pending → 303 `/totp`; executor down →
+    /// a 503 page that says so.
+    pub async fn open(
+        state: &AppState,
+        headers: &HeaderMap,
+        origin: &Origin,
+    ) -> Result<(Page, Me), Response> {
+        let page = Page::anonymous(state, headers);
+        match who(state, headers, origin, true).await {
+            Ok(me) => Ok((page, me)),
+            Err(e) => Err(page.fail(None, e)),
+        }
+    }
+
+    pub fn render(
+        &self,
+        me: Option<&Me>,
+        status: StatusCode,
+        title: &str,
+        name: &str,
+        body: Markup,
+    ) -> Response {
+        let frame = Frame {
+            title,
+            me,
+            csrf: &self.csrf,
+            page: name,
+        };
+        respond(status, self.set_cookie.clone(), document(&frame, body))
+    }
+
+    /// The response for an error: a redirect to sign in, or a page with the
+    /// message and the error's status.
+    pub fn fail(&self, me: Option<&Me>, e: WebError) -> Response {
+        if let Some(r) = redirect_for(&e) {
+            return r;
+        }
+        if let WebError::Internal(detail) = &e {
+            tracing::error!(%detail, "internal error");
+        }
+        let heading = match &e {
+            WebError::ExecutorDown => "SpiderPig is unavailable",
+            WebError::NotFound(_) => "Not found",
+            WebError::BadRequest(_) => "Bad request",
+            WebError::CrossSite(_) | WebError::Forbidden(_) | WebError::NotAuthorized => {
+                "Not allowed"
+            }
+            _ => "Something went wrong",
+        };
+        let frame = Frame {
+            title: heading,
+            me,
+            csrf: &self.csrf,
+            page: "message",
+        };
+        respond(
+            e.status(),
+            self.set_cookie.clone(),
+            message(&frame, heading, &e.to_string()),
+        )
+    }
+}
+
+/// An error message at the top of a page (`#page-error`).
+pub fn error_banner(error: Option<&str>) -> Markup {
+    html! {
+        @if let Some(e) = error {
+            p id="page-error" class="banner error" role="alert" { (e) }
+        }
+    }
+}
+
+/// A time for people (UTC) with a machine-readable `datetime` the page
+/// script may show in local time; "—" for 0.
+pub fn time(ms: i64) -> Markup {
+    match utc(ms) {
+        Some((iso, human)) => html! { time datetime=(iso) { (human) } },
+        None => html! { "—" },
+    }
+}
+
+/// `(2024-05-01T12:34:56Z, 2024-05-01 12:34:56 UTC)`, or `None` for ≤ 0.
+pub fn utc(ms: i64) -> Option<(String, String)> {
+    if ms <= 0 {
+        return None;
+    }
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    Some((
+        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z"),
+        format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02} UTC"),
+    ))
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
+/// (H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// A job state in words (never only a colour).
+pub fn state_words(state: &str) -> &'static str {
+    match state {
+        "queued" => "Queued",
+        "awaiting_ready" => "Waiting for the owner to start",
+        "running" => "Running",
+        "awaiting_input" => "Waiting for an answer",
+        "awaiting_finish" => "Waiting for the owner to finish",
+        "done" => "Done",
+        "cancelled" => "Cancelled",
+        "expired" => "Expired (nobody said ready in time)",
+        "failed_to_start" => "Failed to start",
+        "interrupted" => "Interrupted (the executor restarted)",
+        _ => "Unknown",
+    }
+}
+
+/// A stage in words.
+pub fn stage_words(stage: &str) -> &'static str {
+    match stage {
+        "queued" => "Not started",
+        "merge" => "Merge",
+        "prepare" => "Prepare",
+        "test_servers" => "Test servers",
+        "canaries" => "Canaries",
+        "production" => "Production",
+        "complete" => "Complete",
+        _ => "Unknown",
+    }
+}
+
+/// A state badge: `span.state[data-state]` with the words.
+pub fn state_badge(state: &str) -> Markup {
+    html! { span class={ "state state-" (state) } data-state=(state) { (state_words(state)) } }
+}
+
+/// A job's link, `#N`.
+pub fn job_link(id: u64) -> Markup {
+    html! { a class="job-link" href={ "/jobs/" (id) } { "#" (id) } }
+}
+
+/// The history table (dashboard "my jobs" and `/history`): rows
+/// `tr[data-job]`, an empty table says so in a row `tr.empty`.
+pub fn jobs_table(id: &str, caption: &str, jobs: &[JobView], links: &Links) -> Markup {
+    html! {
+        table id=(id) class="jobs" {
+            caption { (caption) }
+            thead { tr {
+                th scope="col" { "Job" } th scope="col" { "Owner" } th scope="col" { "Kind" }
+                th scope="col" { "Changes" } th scope="col" { "State" } th scope="col" { "Created" }
+                th scope="col" { "Outcome" }
+            } }
+            tbody {
+                @for j in jobs {
+                    tr data-job=(j.id) data-state=(j.state) {
+                        td { (job_link(j.id)) }
+                        td class="owner" { (j.owner) }
+                        td { (j.kind) @if let Some(r) = j.reverts_job { " of " (job_link(r)) } }
+                        td class="changes" { (links.changes(&j.changes)) }
+                        td { (state_badge(j.state)) }
+                        td { (time(j.created_at_ms)) }
+                        td class="outcome" { (links.text(&j.outcome)) }
+                    }
+                }
+                @if jobs.is_empty() {
+                    tr class="empty" { td colspan="7" { "No jobs." } }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_utc() {
+        assert_eq!(utc(0), None);
+        assert_eq!(
+            utc(1_714_566_896_789).unwrap(),
+            (
+                "2024-05-01T12:34:56Z".to_string(),
+                "2024-05-01 12:34:56 UTC".to_string()
+            )
+        );
+        assert_eq!(utc(951_782_400_000).unwrap().0, "2000-02-29T00:00:00Z");
+        assert_eq!(utc(1).unwrap().0, "1970-01-01T00:00:00Z");
+        assert_eq!(time(0).into_string(), "—");
+        assert!(
+            time(1_000)
+                .into_string()
+                .starts_with("<time datetime=\"1970-01-01T00:00:01Z\">")
+        );
+    }
+
+    #[test]
+    fn every_state_has_words() {
+        for s in crate::api::filters::STATE_NAMES {
+            assert_ne!(state_words(s), "Unknown", "{s}");
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! The per-job log fan-out. Trust: internal; the records are the
+//! executor's, already redacted.
+//!
+//! For each job that has watchers there is one feed: one upstream executor
+//! `Watch(job, after_seq)` stream (see `upstream`), opened with the session
+//! token of one of the current watchers. Each batch of records it brings is
+//! serialised once into a `log` frame and put, behind a shared buffer, into
+//! a bounded broadcast ring of `limits.ws_queue` entries. Every watcher reads
+//! the same frames from the ring at its own pace; one that falls behind loses
+//! the oldest entries (and is told it skipped), never slowing the upstream
+//! or the others. The last watcher to leave ends the feed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::ws::Utf8Bytes;
+use spiderpig_proto::v1 as pb;
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
+
+use super::protocol;
+use super::upstream;
+use crate::executor::{Executor, Origin};
+
+/// Consecutive records of one job, as one ready-made `log` frame.
+#[derive(Debug)]
+pub struct LogBatch {
+    pub first: u64,
+    pub last: u64,
+    pub frame: Utf8Bytes,
+}
+
+pub type Batch = Arc<LogBatch>;
+
+/// All feeds; cheap to clone.
+#[derive(Clone)]
+pub struct LogFanout {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    executor: Executor,
+    capacity: usize,
+    feeds: Mutex<HashMap<u64, Feed>>,
+    next_id: AtomicU64,
+    serialised: Arc<AtomicU64>,
+}
+
+/// One job's feed, as the map keeps it.
+struct Feed {
+    core: Arc<FeedCore>,
+    watchers: BTreeMap<u64, Watcher>,
+    /// The watcher whose token the upstream stream was opened with.
+    in_use: Option<u64>,
+    /// The upstream waits for a watcher with a live session.
+    starved: bool,
+}
+
+/// What the upstream task holds of its feed.
+pub struct FeedCore {
+    pub job: u64,
+    /// Tells a replaced feed's upstream from the current one.
+    pub id: u64,
+    tx: broadcast::Sender<Batch>,
+    /// Cancelled when the last watcher leaves.
+    pub stop: CancellationToken,
+    /// Notified when the watcher whose token is in use leaves, or when a
+    /// watcher joins a starved feed.
+    pub switch: Notify,
+    serialised: Arc<AtomicU64>,
+}
+
+/// A watcher's session, lent to the upstream stream.
+#[derive(Clone)]
+pub struct Watcher {
+    pub token: String,
+    pub origin: Origin,
+    dead: bool,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the session token.
+        f.debug_struct("Watcher")
+            .field("dead", &self.dead)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which session the upstream should use now.
+#[derive(Debug)]
+pub enum Pick {
+    Use(u64, Watcher),
+    /// Every watcher's session has ended; wait for a new one.
+    Nobody,
+    /// The feed has ended (or was replaced): stop.
+    Gone,
+}
+
+/// A watcher's place in a feed; leaving is dropping it.
+pub struct Subscription {
+    pub rx: broadcast::Receiver<Batch>,
+    job: u64,
+    id: u64,
+    fanout: LogFanout,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.fanout.leave(self.job, self.id);
+    }
+}
+
+impl LogFanout {
+    /// `capacity`: entries in each job's broadcast ring (`limits.ws_queue`).
+    pub fn new(executor: Executor, capacity: usize) -> LogFanout {
+        LogFanout {
+            shared: Arc::new(Shared {
+                executor,
+                capacity: capacity.max(1),
+                feeds: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+                serialised: Arc::new(AtomicU64::new(0)),
+            }),
+        }
+    }
+
+    fn feeds(&self) -> MutexGuard<'_, HashMap<u64, Feed>> {
+        self.shared.feeds.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn next_id(&self) -> u64 {
+        self.shared.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn executor(&self) -> &Executor {
+        &self.shared.executor
+    }
+
+    /// `log` frames serialised by all feeds so far (a test hook: one per
+    /// upstream batch, however many watchers it reaches).
+    pub fn frames_serialised(&self) -> u64 {
+        self.shared.serialised.load(Ordering::Relaxed)
+    }
+
+    /// Jobs that have a feed now.
+    pub fn feeds_open(&self) -> usize {
+        self.feeds().len()
+    }
+
+    /// Join `job`'s feed, starting it if needed. The receiver gets every
+    /// batch broadcast from now on (catching up is the caller's job).
+    pub fn subscribe(&self, job: u64, token: &str, origin: &Origin) -> Subscription {
+        let id = self.next_id();
+        let mut feeds = self.feeds();
+        let feed = feeds.entry(job).or_insert_with(|| {
+            let core = Arc::new(FeedCore {
+                job,
+                id: self.next_id(),
+                tx: broadcast::channel(self.shared.capacity).0,
+                stop: CancellationToken::new(),
+                switch: Notify::new(),
+                serialised: self.shared.serialised.clone(),
+            });
+            tokio::spawn(upstream::run(self.clone(), core.clone()));
+            Feed {
+                core,
+                watchers: BTreeMap::new(),
+                in_use: None,
+                starved: false,
+            }
+        });
+        let watcher = Watcher {
+            token: token.to_string(),
+            origin: origin.clone(),
+            dead: false,
+        };
+        feed.watchers.insert(id, watcher);
+        if feed.starved {
+            feed.core.switch.notify_one();
+        }
+        Subscription {
+            rx: feed.core.tx.subscribe(),
+            job,
+            id,
+            fanout: self.clone(),
+        }
+    }
+
+    fn leave(&self, job: u64, id: u64) {
+        let mut feeds = self.feeds();
+        let Some(feed) = feeds.get_mut(&job) else {
+            return;
+        };
+        feed.watchers.remove(&id);
+        if feed.watchers.is_empty() {
+            feed.core.stop.cancel();
+            feeds.remove(&job);
+        } else if feed.in_use == Some(id) {
+            // Act only for people who are watching: reopen with another's session.
+            feed.core.switch.notify_one();
+        }
+    }
+
+    /// The session the upstream of `core` should use now.
+    pub fn pick(&self, core: &FeedCore) -> Pick {
+        let mut feeds = self.feeds();
+        let Some(feed) = feeds.get_mut(&core.job).filter(|f| f.core.id == core.id) else {
+            return Pick::Gone;
+        };
+        let Some((id, w)) = feed.watchers.iter().find(|(_, w)| !w.dead) else {
+            feed.in_use = None;
+            feed.starved = true;
+            return Pick::Nobody;
+        };
+        let picked = Pick::Use(*id, w.clone());
+        feed.in_use = Some(*id);
+        feed.starved = false;
+        picked
+    }
+
+    /// The executor refused this watcher's session: do not use it again.
+    pub fn mark_dead(&self, core: &FeedCore, watcher: u64) {
+        let mut feeds = self.feeds();
+        if let Some(feed) = feeds.get_mut(&core.job).filter(|f| f.core.id == core.id)
+            && let Some(w) = feed.watchers.get_mut(&watcher)
+        {
+            w.dead = true;
+        }
+    }
+}
+
+impl FeedCore {
+    /// Broadcast the records after `last_seq`, serialised once, and move
+    /// `last_seq` on. Records at or before it (a reopened stream's overlap)
+    /// are dropped here, so watchers see each seq at most once.
+    pub fn publish(&self, records: Vec<pb::LogRecord>, last_seq: &mut u64) {
+        let fresh: Vec<pb::LogRecord> = records.into_iter().filter(|r| r.seq > *last_seq).collect();
+        let (Some(first), Some(last)) = (fresh.first().map(|r| r.seq), fresh.last().map(|r| r.seq))
+        else {
+            return;
+        };
+        let frame = protocol::log_frame(self.job, &fresh);
+        self.serialised.fetch_add(1, Ordering::Relaxed);
+        *last_seq = last;
+        // No receiver is fine: watchers may all be catching up or leaving.
+        let _ = self.tx.send(Arc::new(LogBatch { first, last, frame }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fanout() -> LogFanout {
+        let executor = Executor::new(
+            "/nonexistent/executor.sock".into(),
+            std::time::Duration::from_secs(1),
+        );
+        LogFanout::new(executor, 16)
+    }
+
+    fn records(seqs: std::ops::RangeInclusive<u64>) -> Vec<pb::LogRecord> {
+        seqs.map(|seq| pb::LogRecord {
+            job_id: 5,
+            seq,
+            text: format!("line {seq}"),
+            ..Default::default()
+        })
+        .collect()
+    }
+
+    fn core(f: &LogFanout, job: u64) -> Arc<FeedCore> {
+        f.feeds().get(&job).expect("feed").core.clone()
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_serialised_once_and_shared_by_every_watcher() {
+        let f = fanout();
+        let mut a = f.subscribe(5, "tok-a", &Origin::default());
+        let mut b = f.subscribe(5, "tok-b", &Origin::default());
+        let mut last = 0;
+        core(&f, 5).publish(records(1..=3), &mut last);
+        let (x, y) = (a.rx.recv().await.unwrap(), b.rx.recv().await.unwrap());
+        assert!(Arc::ptr_eq(&x, &y));
+        assert_eq!(x.frame.as_str().as_ptr(), y.frame.as_str().as_ptr());
+        assert_eq!((x.first, x.last, last), (1, 3, 3));
+        assert_eq!(f.frames_serialised(), 1);
+    }
+
+    #[tokio::test]
+    async fn overlap_after_a_reopen_is_dropped_before_broadcast() {
+        let f = fanout();
+        let mut a = f.subscribe(5, "tok", &Origin::default());
+        let mut last = 2;
+        core(&f, 5).publish(records(1..=2), &mut last);
+        core(&f, 5).publish(records(2..=4), &mut last);
+        let x = a.rx.recv().await.unwrap();
+        assert_eq!((x.first, x.last), (3, 4));
+        assert!(a.rx.try_recv().is_err());
+        assert_eq!(f.frames_serialised(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_last_watcher_leaving_ends_the_feed() {
+        let f = fanout();
+        let a = f.subscribe(5, "tok-a", &Origin::default());
+        let b = f.subscribe(5, "tok-b", &Origin::default());
+        let c = core(&f, 5);
+        let Pick::Use(first, _) = f.pick(&c) else {
+            panic!("no pick")
+        };
+        drop(a);
+        let Pick::Use(second, _) = f.pick(&c) else {
+            panic!("no pick")
+        };
+        assert_ne!(second, first);
+        f.mark_dead(&c, second);
+        assert!(matches!(f.pick(&c), Pick::Nobody));
+        drop(b);
+        assert!(c.stop.is_cancelled());
+        assert!(matches!(f.pick(&c), Pick::Gone));
+        assert_eq!(f.feeds_open(), 0);
+    }
+}

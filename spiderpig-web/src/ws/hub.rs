@@ -1,0 +1,99 @@
+//! What all WebSockets share, kept in `AppState`: the connection cap, the
+//! shutdown signal and the per-job log fan-out. Trust: internal; it holds
+//! the session tokens of open sockets only while they are open, and never
+//! logs them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::fanout::LogFanout;
+use crate::config::Limits;
+use crate::executor::Executor;
+
+/// Shared by every socket; cheap to clone.
+#[derive(Clone)]
+pub struct WsHub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// One permit per open socket (`limits.ws_connections`).
+    permits: Arc<Semaphore>,
+    max: usize,
+    shutdown: CancellationToken,
+    fanout: LogFanout,
+    invalid: AtomicU64,
+}
+
+impl WsHub {
+    pub fn new(limits: &Limits, executor: Executor) -> WsHub {
+        WsHub {
+            inner: Arc::new(Inner {
+                permits: Arc::new(Semaphore::new(limits.ws_connections)),
+                max: limits.ws_connections,
+                shutdown: CancellationToken::new(),
+                fanout: LogFanout::new(executor, limits.ws_queue),
+                invalid: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// A place for one more socket, unless the cap is reached or the
+    /// server is shutting down.
+    pub(crate) fn admit(&self) -> Option<OwnedSemaphorePermit> {
+        if self.inner.shutdown.is_cancelled() {
+            return None;
+        }
+        self.inner.permits.clone().try_acquire_owned().ok()
+    }
+
+    /// Begin shutdown: every open socket sends close 1001 and ends; new
+    /// upgrades are refused with 503.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    pub(crate) fn shutdown_signal(&self) -> &CancellationToken {
+        &self.inner.shutdown
+    }
+
+    /// Wait until every socket has ended (after [`WsHub::shutdown`]).
+    pub async fn closed(&self) {
+        while self.open_sockets() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sockets open now.
+    pub fn open_sockets(&self) -> usize {
+        self.inner.max - self.inner.permits.available_permits()
+    }
+
+    pub(crate) fn fanout(&self) -> &LogFanout {
+        &self.inner.fanout
+    }
+
+    /// `log` frames serialised by the fan-out (one per batch, whatever the
+    /// number of watchers).
+    pub fn log_frames_serialised(&self) -> u64 {
+        self.inner.fanout.frames_serialised()
+    }
+
+    /// Jobs whose log is fanned out now (one upstream stream each).
+    pub fn log_feeds(&self) -> usize {
+        self.inner.fanout.feeds_open()
+    }
+
+    /// Invalid browser messages ignored so far, all sockets together.
+    pub fn invalid_messages(&self) -> u64 {
+        self.inner.invalid.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_invalid(&self) {
+        self.inner.invalid.fetch_add(1, Ordering::Relaxed);
+    }
+}
