@@ -22,6 +22,8 @@ use crate::store::Store;
 
 /// How often deadlines are checked.
 const TICK: Duration = Duration::from_millis(250);
+/// How long open connections may take to finish at shutdown.
+const DRAIN: Duration = Duration::from_secs(5);
 /// How often old logs are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -116,10 +118,17 @@ pub async fn run(
     engine.hub().close_all();
     engine.flush_all_logs();
     for task in [deployer, admin] {
-        match task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "gRPC server failed"),
-            Err(e) => tracing::error!(error = %e, "gRPC server task failed"),
+        let abort = task.abort_handle();
+        match tokio::time::timeout(DRAIN, task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "gRPC server failed"),
+            Ok(Err(e)) => tracing::error!(error = %e, "gRPC server task failed"),
+            Err(_) => {
+                // A client that keeps its connection open must not hold the
+                // executor up: the state is already on disk.
+                tracing::warn!("connections still open after the drain time; closing them");
+                abort.abort();
+            }
         }
     }
     let _ = ticker.await;

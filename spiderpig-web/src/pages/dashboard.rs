@@ -56,17 +56,26 @@ pub async fn dashboard(
         Err(r) => return r,
     };
     let caller = Caller::new(&state, &origin, &me.token);
-    let mine = Filters {
-        owner: spiderpig_policy::Username::parse(&me.username).ok(),
+    // The executor's names always parse; should one not, "my jobs" must
+    // stay empty rather than become everyone's jobs.
+    let owner = spiderpig_policy::Username::parse(&me.username).ok();
+    let mine = owner.map(|owner| Filters {
+        owner: Some(owner),
         states: Vec::new(),
         before: None,
         limit: MY_JOBS,
+    });
+    let my_jobs = async {
+        match &mine {
+            Some(f) => caller.list(f).await.map(|r| r.jobs),
+            None => Ok(Vec::new()),
+        }
     };
-    let (queue, jobs) = tokio::join!(caller.queue(), caller.list(&mine));
+    let (queue, jobs) = tokio::join!(caller.queue(), my_jobs);
     let (queue, jobs) = match (queue, jobs) {
         (Ok(q), Ok(j)) => (
             views::queue(&q),
-            j.jobs.iter().map(views::job).collect::<Vec<_>>(),
+            j.iter().map(views::job).collect::<Vec<_>>(),
         ),
         (Err(e), _) | (_, Err(e)) => return page.fail(Some(&me), e),
     };

@@ -9,9 +9,10 @@
 //! # DOM contract (for `assets/src/app.js`; `body[data-page=job]`)
 //!
 //! - `#page-error` (`p[role=alert]`): present only after a refused action.
-//! - `section#job`: `data-job` (id), `data-owner`, `data-kind`
-//!   (`backport`|`revert`), `data-state` (state name), `data-may-drive`
-//!   (`true` when the viewer is the owner or an admin). Inside, a `dl` with
+//! - `section#job`: `data-job` and `data-job-id` (the id), `data-owner`,
+//!   `data-kind` (`backport`|`revert`), `data-state` (state name),
+//!   `data-can-act` (`true` when the viewer is the owner or an admin; the
+//!   executor decides again). Inside, a `dl` with
 //!   `#job-owner`, `#job-kind`, `#job-changes` (links `a.change`),
 //!   `#job-state[data-state]` (holding `span.state[data-state]` with the
 //!   state in words), `#job-place` (only while queued), `#job-ready-deadline`
@@ -32,13 +33,17 @@
 //!   has `data-default="true"`), or for input-line prompts
 //!   `input#prompt-line[name=line]` and a submit button. Others see
 //!   `p.waiting` ("Waiting for <owner> to answer.").
-//! - `section#actions`: `form.action[data-action][data-states]` POST
+//! - `section#actions[data-job-id]`: `form.action[data-action][data-states]` POST
 //!   `/jobs/{id}/<action>` with hidden `csrf`, for each action the viewer's
 //!   role could use on this job (`ready`: owner; `cancel`, `interrupt`,
 //!   `finish`: owner or admin; `revert`: anyone, backports only, with
 //!   `input#revert-totp[name=totp]`). `data-states` lists the states
 //!   (space separated) in which the action applies; a form is `hidden`
-//!   unless the current state is among them.
+//!   unless the current state is among them. The submit buttons of ready,
+//!   cancel, interrupt and finish also carry `data-action` (and cancel,
+//!   interrupt and finish a `data-confirm` question), so a script can send
+//!   them to the JSON API instead; the revert button has no `data-action`
+//!   (it needs the TOTP field).
 //! - `div#terminal[data-job][data-last-seq]`: empty; the script mounts
 //!   xterm.js here. `data-last-seq` is the job's highest log sequence number
 //!   when the page was rendered. Without JavaScript, `noscript` holds
