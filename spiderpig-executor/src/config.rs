@@ -219,7 +219,10 @@ impl Config {
     /// Parse and check configuration text.
     pub fn parse(text: &str) -> Result<Config> {
         let config: Config = toml::from_str(text).map_err(|e| {
-            let key = e.span().map(|span| key_at(text, span.start)).unwrap_or_default();
+            let key = e
+                .span()
+                .map(|span| key_at(text, span.start))
+                .unwrap_or_default();
             let key = missing_field(e.message())
                 .map(|field| join_key(&key, field))
                 .unwrap_or(key);
@@ -332,7 +335,10 @@ impl Config {
 fn key_at(text: &str, pos: usize) -> String {
     let pos = pos.min(text.len());
     let line_start = text[..pos].rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let line_end = text[pos..].find('\n').map(|i| pos + i).unwrap_or(text.len());
+    let line_end = text[pos..]
+        .find('\n')
+        .map(|i| pos + i)
+        .unwrap_or(text.len());
     let line = text[line_start..line_end].trim();
     let header = |l: &str| {
         l.trim()

@@ -207,18 +207,19 @@ impl ExecutorError {
         } else {
             Status::new(code, self.to_string())
         };
-        status
-            .metadata_mut()
-            .insert(ERROR_KIND_KEY, tonic::metadata::MetadataValue::from_static(kind));
+        status.metadata_mut().insert(
+            ERROR_KIND_KEY,
+            tonic::metadata::MetadataValue::from_static(kind),
+        );
         status
     }
 }
 
 fn policy_code(e: &PolicyError) -> Code {
     match e {
-        PolicyError::NotYourJob | PolicyError::AdminOnly { .. } | PolicyError::SystemOnly { .. } => {
-            Code::PermissionDenied
-        }
+        PolicyError::NotYourJob
+        | PolicyError::AdminOnly { .. }
+        | PolicyError::SystemOnly { .. } => Code::PermissionDenied,
         PolicyError::NotAllowed { .. } | PolicyError::TwoLockHolders(..) => {
             Code::FailedPrecondition
         }

@@ -38,7 +38,9 @@ fn resolve(name: &str) -> Option<&'static str> {
         "xterm.js" => "node_modules/@xterm/xterm/lib/xterm.js",
         "xterm.css" => "node_modules/@xterm/xterm/css/xterm.css",
         "addon-fit.js" => "node_modules/@xterm/addon-fit/lib/addon-fit.js",
-        "codex-tokens.css" => "node_modules/@wikimedia/codex-design-tokens/dist/theme-wikimedia-ui.css",
+        "codex-tokens.css" => {
+            "node_modules/@wikimedia/codex-design-tokens/dist/theme-wikimedia-ui.css"
+        }
         "codex-tokens-dark.css" => {
             "node_modules/@wikimedia/codex-design-tokens/dist/theme-wikimedia-ui-mode-dark.css"
         }
@@ -87,17 +89,29 @@ mod tests {
     #[test]
     fn every_public_asset_is_embedded_with_its_media_type() {
         for (name, kind) in PUBLIC {
-            let file = resolve(name)
-                .and_then(Assets::get)
-                .unwrap_or_else(|| panic!("{name} is not embedded: run `npm ci` in spiderpig-web/assets"));
+            let file = resolve(name).and_then(Assets::get).unwrap_or_else(|| {
+                panic!("{name} is not embedded: run `npm ci` in spiderpig-web/assets")
+            });
             assert!(!file.data.is_empty(), "{name} is empty");
-            assert!(file.metadata.mimetype().contains(kind), "{name}: {}", file.metadata.mimetype());
+            assert!(
+                file.metadata.mimetype().contains(kind),
+                "{name}: {}",
+                file.metadata.mimetype()
+            );
         }
     }
 
     #[test]
     fn only_listed_names_are_served() {
-        for name in ["", "app", "../Cargo.toml", "src/app.js", "node_modules/@xterm/xterm/lib/xterm.js", "xterm.js.map", "package.json"] {
+        for name in [
+            "",
+            "app",
+            "../Cargo.toml",
+            "src/app.js",
+            "node_modules/@xterm/xterm/lib/xterm.js",
+            "xterm.js.map",
+            "package.json",
+        ] {
             assert!(resolve(name).is_none(), "{name:?} resolved");
         }
         // Files under node_modules that were not listed are not embedded at all.

@@ -21,7 +21,12 @@ pub struct Me {
 
 /// Ask the executor who holds the session cookie. `need_totp`: refuse a
 /// session that has not passed TOTP.
-pub async fn who(state: &AppState, headers: &HeaderMap, origin: &Origin, need_totp: bool) -> Result<Me, WebError> {
+pub async fn who(
+    state: &AppState,
+    headers: &HeaderMap,
+    origin: &Origin,
+    need_totp: bool,
+) -> Result<Me, WebError> {
     let token = cookies::get(headers, cookies::SESSION).ok_or(WebError::Unauthenticated)?;
     let r = state
         .executor

@@ -136,7 +136,10 @@ impl Config {
         }
         let loopback = matches!(origin.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
         if origin.scheme() != "https" && !loopback {
-            return Err(bad("public_origin", "must be https (http only on loopback)"));
+            return Err(bad(
+                "public_origin",
+                "must be https (http only on loopback)",
+            ));
         }
         GerritBase::new(&self.gerrit_url).map_err(|e| bad("gerrit_url", e.to_string()))?;
         url::Url::parse(&self.phabricator_url)
@@ -149,10 +152,16 @@ impl Config {
             return Err(bad("limits.body_bytes", "must be between 1 KiB and 1 MiB"));
         }
         if l.ws_message_bytes < 256 || l.ws_message_bytes > 1024 * 1024 {
-            return Err(bad("limits.ws_message_bytes", "must be between 256 B and 1 MiB"));
+            return Err(bad(
+                "limits.ws_message_bytes",
+                "must be between 256 B and 1 MiB",
+            ));
         }
         if l.ws_queue < 16 || l.ws_connections == 0 {
-            return Err(bad("limits", "ws_queue must be ≥ 16 and ws_connections > 0"));
+            return Err(bad(
+                "limits",
+                "ws_queue must be ≥ 16 and ws_connections > 0",
+            ));
         }
         let t = &self.timeouts;
         if t.request_secs == 0 || t.executor_secs == 0 || t.gerrit_secs == 0 {

@@ -56,7 +56,10 @@ mod tests {
     #[test]
     fn reads_the_named_cookie_only() {
         let mut h = HeaderMap::new();
-        h.insert(COOKIE, HeaderValue::from_static("a=1; __Host-spiderpig=abc_DEF-9; b=2"));
+        h.insert(
+            COOKIE,
+            HeaderValue::from_static("a=1; __Host-spiderpig=abc_DEF-9; b=2"),
+        );
         assert_eq!(get(&h, SESSION).as_deref(), Some("abc_DEF-9"));
         assert_eq!(get(&h, CSRF), None);
     }

@@ -16,7 +16,10 @@ pub const EXECUTOR_ERROR_KEY: &str = "spiderpig-error";
 /// What can go wrong in spiderpig-web.
 #[derive(Debug)]
 pub enum WebError {
-    BadConfig { key: String, reason: String },
+    BadConfig {
+        key: String,
+        reason: String,
+    },
     /// The request itself is malformed (bad form field, bad change list ...).
     BadRequest(String),
     /// No session, or it ended.
@@ -117,7 +120,9 @@ impl WebError {
             Code::Unauthenticated => WebError::Unauthenticated,
             Code::PermissionDenied => WebError::Forbidden(msg),
             Code::NotFound => WebError::NotFound(msg.trim_end_matches(" not found").to_string()),
-            Code::FailedPrecondition | Code::AlreadyExists | Code::Aborted => WebError::Conflict(msg),
+            Code::FailedPrecondition | Code::AlreadyExists | Code::Aborted => {
+                WebError::Conflict(msg)
+            }
             Code::ResourceExhausted => WebError::TooMany(msg),
             Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown => {
                 WebError::ExecutorDown

@@ -117,11 +117,13 @@ fn short(e: &reqwest::Error) -> &'static str {
 
 /// Parse Gerrit's JSON (after its `)]}'` XSSI prefix).
 pub fn parse_change(body: &[u8], base: &GerritBase) -> Result<ChangeInfo, WebError> {
-    let text = std::str::from_utf8(body).map_err(|_| WebError::Gerrit("answer is not UTF-8".into()))?;
+    let text =
+        std::str::from_utf8(body).map_err(|_| WebError::Gerrit("answer is not UTF-8".into()))?;
     let json = text.strip_prefix(")]}'").unwrap_or(text);
-    let raw: RawChange =
-        serde_json::from_str(json.trim_start()).map_err(|_| WebError::Gerrit("unexpected answer".into()))?;
-    let number = ChangeNumber::new(raw.number).map_err(|_| WebError::Gerrit("bad change number".into()))?;
+    let raw: RawChange = serde_json::from_str(json.trim_start())
+        .map_err(|_| WebError::Gerrit("unexpected answer".into()))?;
+    let number =
+        ChangeNumber::new(raw.number).map_err(|_| WebError::Gerrit("bad change number".into()))?;
     let owner = raw
         .owner
         .name
@@ -160,6 +162,9 @@ mod tests {
     #[test]
     fn garbage_is_a_gerrit_error() {
         let base = GerritBase::new("https://gerrit.example.org").unwrap();
-        assert!(matches!(parse_change(b"<html>", &base), Err(WebError::Gerrit(_))));
+        assert!(matches!(
+            parse_change(b"<html>", &base),
+            Err(WebError::Gerrit(_))
+        ));
     }
 }

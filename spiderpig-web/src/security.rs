@@ -23,12 +23,27 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     let is_asset = req.uri().path().starts_with("/assets/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
-    h.insert("cross-origin-resource-policy", HeaderValue::from_static("same-origin"));
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(
         "permissions-policy",
         HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
@@ -66,10 +81,16 @@ pub fn check_origin(headers: &HeaderMap, public_origin: &str) -> Result<(), WebE
 /// The double-submit check: the token sent with the request (form field or
 /// `X-CSRF-Token` header) must equal the CSRF cookie.
 pub fn check_csrf(headers: &HeaderMap, sent: Option<&str>) -> Result<(), WebError> {
-    let cookie = cookies::get(headers, cookies::CSRF).ok_or(WebError::CrossSite("missing CSRF cookie"))?;
+    let cookie =
+        cookies::get(headers, cookies::CSRF).ok_or(WebError::CrossSite("missing CSRF cookie"))?;
     let sent = sent
         .map(str::to_string)
-        .or_else(|| headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_string))
+        .or_else(|| {
+            headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
         .ok_or(WebError::CrossSite("missing CSRF token"))?;
     if constant_time_eq(cookie.as_bytes(), sent.as_bytes()) {
         Ok(())
@@ -129,7 +150,13 @@ mod tests {
             (&[("sec-fetch-site", "same-site")], false),
             (&[("sec-fetch-site", "none")], false),
             (&[], false),
-            (&[("origin", "https://evil.example"), ("sec-fetch-site", "same-origin")], false),
+            (
+                &[
+                    ("origin", "https://evil.example"),
+                    ("sec-fetch-site", "same-origin"),
+                ],
+                false,
+            ),
         ];
         for (headers, ok) in cases {
             let h = with(headers);
@@ -143,7 +170,10 @@ mod tests {
         assert!(check_csrf(&h, Some("abc123")).is_ok());
         assert!(check_csrf(&h, Some("abc124")).is_err());
         assert!(check_csrf(&h, None).is_err());
-        let h2 = with(&[("cookie", "__Host-spiderpig-csrf=abc123"), ("x-csrf-token", "abc123")]);
+        let h2 = with(&[
+            ("cookie", "__Host-spiderpig-csrf=abc123"),
+            ("x-csrf-token", "abc123"),
+        ]);
         assert!(check_csrf(&h2, None).is_ok());
         assert!(check_csrf(&with(&[]), Some("abc123")).is_err());
     }

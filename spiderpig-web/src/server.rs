@@ -18,10 +18,26 @@ use crate::state::AppState;
 
 /// Serve until `shutdown` resolves; then drain for at most the configured
 /// time (open WebSockets get a close frame from their handlers).
-pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), WebError> {
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), WebError> {
+    let listener = std::net::TcpListener::bind(config.listen).map_err(|e| WebError::BadConfig {
+        key: "listen".into(),
+        reason: format!("cannot listen on {}: {e}", config.listen),
+    })?;
+    run_on(listener, config, shutdown).await
+}
+
+/// [`run`] on a listener bound by the caller (tests bind port 0 first, so
+/// that `public_origin` can name the port; `config.listen` is not used).
+pub async fn run_on(
+    listener: std::net::TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), WebError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let drain = Duration::from_secs(config.timeouts.shutdown_drain_secs);
-    let addr = config.listen;
     let tls = config.tls.clone();
     let state = AppState::new(config);
     let ws = state.ws.clone();
@@ -40,10 +56,23 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         Some(tls) => {
             let rustls = RustlsConfig::from_pem_file(&tls.cert, &tls.key)
                 .await
-                .map_err(|e| WebError::BadConfig { key: "tls".into(), reason: e.to_string() })?;
-            axum_server::bind_rustls(addr, rustls).handle(handle).serve(router).await
+                .map_err(|e| WebError::BadConfig {
+                    key: "tls".into(),
+                    reason: e.to_string(),
+                })?;
+            axum_server::from_tcp_rustls(listener, rustls)
+                .map_err(|e| WebError::Internal(format!("listener: {e}")))?
+                .handle(handle)
+                .serve(router)
+                .await
         }
-        None => axum_server::bind(addr).handle(handle).serve(router).await,
+        None => {
+            axum_server::from_tcp(listener)
+                .map_err(|e| WebError::Internal(format!("listener: {e}")))?
+                .handle(handle)
+                .serve(router)
+                .await
+        }
     };
     // Let the sockets' close frames go out, within the same drain time.
     let _ = tokio::time::timeout(drain, ws.closed()).await;

@@ -151,12 +151,19 @@ pub fn prompt(p: &pb::Prompt) -> PromptView {
     PromptView {
         job: p.job_id,
         id: p.prompt_id,
-        kind: if p.kind == pb::prompt::Kind::InputLine as i32 { "input_line" } else { "choices" },
+        kind: if p.kind == pb::prompt::Kind::InputLine as i32 {
+            "input_line"
+        } else {
+            "choices"
+        },
         text: p.text.clone(),
         choices: p
             .choices
             .iter()
-            .map(|c| ChoiceView { label: c.label.clone(), key: c.key.clone() })
+            .map(|c| ChoiceView {
+                label: c.label.clone(),
+                key: c.key.clone(),
+            })
             .collect(),
         default_key: (!p.default_key.is_empty()).then(|| p.default_key.clone()),
         opened_at_ms: p.opened_at_ms,
@@ -167,7 +174,11 @@ pub fn job(j: &pb::Job) -> JobView {
     JobView {
         id: j.id,
         owner: j.owner.clone(),
-        kind: if j.kind == pb::JobKind::Revert as i32 { "revert" } else { "backport" },
+        kind: if j.kind == pb::JobKind::Revert as i32 {
+            "revert"
+        } else {
+            "backport"
+        },
         changes: j.changes.clone(),
         state: state_name(j.state),
         stage: stage_name(j.stage),
@@ -192,7 +203,10 @@ pub fn job(j: &pb::Job) -> JobView {
         stage_marks: j
             .stage_marks
             .iter()
-            .map(|m| StageMarkView { stage: stage_name(m.stage), at_ms: m.at_ms })
+            .map(|m| StageMarkView {
+                stage: stage_name(m.stage),
+                at_ms: m.at_ms,
+            })
             .collect(),
         last_seq: j.last_seq,
         ready_deadline_ms: some_if(j.ready_deadline_ms),
@@ -209,7 +223,13 @@ pub fn freeze(f: Option<&pb::Freeze>) -> FreezeView {
             since_ms: f.since_ms,
             until_ms: some_if(f.until_ms),
         },
-        None => FreezeView { active: false, reason: String::new(), by: String::new(), since_ms: 0, until_ms: None },
+        None => FreezeView {
+            active: false,
+            reason: String::new(),
+            by: String::new(),
+            since_ms: 0,
+            until_ms: None,
+        },
     }
 }
 
@@ -222,7 +242,12 @@ pub fn queue(q: &pb::QueueResponse) -> QueueView {
 }
 
 pub fn log_record(r: &pb::LogRecord) -> LogRecordView {
-    LogRecordView { seq: r.seq, at_ms: r.at_ms, kind: log_kind_name(r.kind), text: r.text.clone() }
+    LogRecordView {
+        seq: r.seq,
+        at_ms: r.at_ms,
+        kind: log_kind_name(r.kind),
+        text: r.text.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -231,7 +256,18 @@ mod tests {
 
     #[test]
     fn state_names_round_trip() {
-        for name in ["queued", "awaiting_ready", "running", "awaiting_input", "awaiting_finish", "done", "cancelled", "expired", "failed_to_start", "interrupted"] {
+        for name in [
+            "queued",
+            "awaiting_ready",
+            "running",
+            "awaiting_input",
+            "awaiting_finish",
+            "done",
+            "cancelled",
+            "expired",
+            "failed_to_start",
+            "interrupted",
+        ] {
             let s = state_from_name(name).expect(name);
             assert_eq!(state_name(s as i32), name);
         }

@@ -36,6 +36,10 @@ pub struct HarnessOptions {
     pub patterns: Vec<String>,
     /// fake-scap's settings file.
     pub fake_scap: serde_json::Value,
+    /// The OIDC callback URL: registered at the IDP (`--redirect-uri`) and
+    /// the executor's `oidc.redirect_url`. A test with a real web process
+    /// sets its own callback here.
+    pub redirect_url: String,
 }
 
 impl Default for HarnessOptions {
@@ -48,6 +52,7 @@ impl Default for HarnessOptions {
             watch_buffer: 1024,
             patterns: vec!["/srv/patches/".into()],
             fake_scap: serde_json::json!({"pace": "instant", "record_invocations": true}),
+            redirect_url: REDIRECT.to_string(),
         }
     }
 }
@@ -62,6 +67,8 @@ pub struct Harness {
     pub home: PathBuf,
     pub clock: ManualClock,
     pub engine: Option<Arc<Engine>>,
+    /// The OIDC callback URL in use (`HarnessOptions::redirect_url`).
+    pub redirect_url: String,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -73,7 +80,7 @@ fn toml_str(s: &str) -> String {
 impl Harness {
     /// Write the configuration; start the IDP. No executor yet.
     pub async fn prepare(opts: HarnessOptions) -> anyhow::Result<Harness> {
-        let idp = TestIdp::start_with(&[REDIRECT], opts.idp.clone()).await?;
+        let idp = TestIdp::start_with(&[opts.redirect_url.as_str()], opts.idp.clone()).await?;
         let dir = tempfile::Builder::new()
             .prefix("spiderpig-exec-")
             .tempdir()?;
@@ -133,7 +140,7 @@ patterns = [{patterns}]
             issuer = toml_str(&idp.issuer),
             client = toml_str(&idp.client_id),
             secret = toml_str(&idp.client_secret_file.display().to_string()),
-            redirect = toml_str(REDIRECT),
+            redirect = toml_str(&opts.redirect_url),
             ready = opts.ready_secs,
             job = opts.job_secs,
             per_user = opts.queued_per_user,
@@ -151,6 +158,7 @@ patterns = [{patterns}]
             config,
             home,
             engine: None,
+            redirect_url: opts.redirect_url.clone(),
             stop: None,
             server: None,
         })
@@ -293,7 +301,8 @@ patterns = [{patterns}]
             .begin_login(pb::BeginLoginRequest { ctx: None })
             .await?
             .into_inner();
-        let redirect = login_via_forms(&begin.authorize_url, user, password, REDIRECT).await?;
+        let redirect =
+            login_via_forms(&begin.authorize_url, user, password, &self.redirect_url).await?;
         let param = |name: &str| {
             redirect
                 .query_pairs()
@@ -355,7 +364,10 @@ impl Harness {
     /// both sockets accept connections.
     pub async fn spawn_binary(&self) -> anyhow::Result<ExecutorProcess> {
         let log = self.dir.path().join("executor.log");
-        let err = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let err = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)?;
         let child = std::process::Command::new(crate::bins::executor())
             .arg("serve")
             .arg("--config")
@@ -377,7 +389,8 @@ impl Harness {
     /// Move the harness clock to the real time (for the real binary, whose
     /// clock is the system's: TOTP codes must match it).
     pub fn sync_clock(&self) {
-        self.clock.set_ms(spiderpig_executor::clock::SystemClock.now_ms());
+        self.clock
+            .set_ms(spiderpig_executor::clock::SystemClock.now_ms());
     }
 }
 

@@ -7,10 +7,15 @@
 //! - [`bins`]: finding (and building) the workspace's binaries.
 //! - [`drive`]: a deployer client that drives jobs over gRPC.
 //! - [`executor`]: a whole executor with the IDP and fake-scap in a temp dir.
+//! - [`gerrit`]: a Gerrit REST stand-in on loopback (`GET /changes/{n}`).
+//! - [`web`]: the whole stack: executor, Gerrit stand-in and spiderpig-web
+//!   over HTTPS, with a cookie-keeping browser and a WebSocket client.
 //!
 //! The `fake-scap` binary (src/bin/fake-scap) stands in for scap.
 
 pub mod bins;
 pub mod drive;
 pub mod executor;
+pub mod gerrit;
 pub mod idp;
+pub mod web;

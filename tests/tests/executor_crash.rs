@@ -25,7 +25,8 @@ async fn kill_9_during_a_run_leaves_the_job_interrupted_and_never_reruns() -> an
     let mut c = Driver::new(h.deployer(), &d1.token);
     let job = c.submit(&[1005], &h.totp(&d1.secret, 1)).await?;
     c.ready(job.id).await?;
-    c.answer_all(job.id, &[("Backport the changes?", "y")]).await?;
+    c.answer_all(job.id, &[("Backport the changes?", "y")])
+        .await?;
     let calls = h.invocations();
     assert_eq!(calls.len(), 1);
     let scap_pid = calls[0]["pid"].as_i64().unwrap();
@@ -48,13 +49,25 @@ async fn kill_9_during_a_run_leaves_the_job_interrupted_and_never_reruns() -> an
     let after = c.job(job.id).await?;
     assert_eq!(after.state, pb::JobState::Interrupted as i32);
     assert!(after.outcome.contains("restarted"), "{}", after.outcome);
-    let q = h.admin().list_queue(pb::ListQueueRequest {}).await?.into_inner();
-    assert_eq!(q.active.map(|j| j.id), Some(job.id), "the owner keeps the lock");
+    let q = h
+        .admin()
+        .list_queue(pb::ListQueueRequest {})
+        .await?
+        .into_inner();
+    assert_eq!(
+        q.active.map(|j| j.id),
+        Some(job.id),
+        "the owner keeps the lock"
+    );
     assert_eq!(h.invocations().len(), 1, "the job must never be re-run");
 
     c.finish(job.id).await?;
     assert_eq!(c.job(job.id).await?.state, pb::JobState::Done as i32);
-    let q = h.admin().list_queue(pb::ListQueueRequest {}).await?.into_inner();
+    let q = h
+        .admin()
+        .list_queue(pb::ListQueueRequest {})
+        .await?
+        .into_inner();
     assert!(q.active.is_none());
     drop(exec);
     Ok(())
@@ -65,7 +78,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, bound: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % bound
     }
 }
@@ -87,10 +103,15 @@ fn users(n: usize) -> serde_json::Value {
 async fn repeated_kill_9_keeps_every_acknowledged_job_exactly_once() -> anyhow::Result<()> {
     const ROUNDS: usize = 8;
     const PER_ROUND: usize = 3;
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos() as u64;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos() as u64;
     let mut rng = Lcg(seed);
     let opts = HarnessOptions {
-        idp: IdpOptions { users: Some(users(ROUNDS * PER_ROUND)), ..Default::default() },
+        idp: IdpOptions {
+            users: Some(users(ROUNDS * PER_ROUND)),
+            ..Default::default()
+        },
         queued_per_user: 3,
         ..Default::default()
     };
@@ -112,7 +133,9 @@ async fn repeated_kill_9_keeps_every_acknowledged_job_exactly_once() -> anyhow::
             let code = h.totp(&s.secret, 1);
             let user = s.username.clone();
             attempted.push(user.clone());
-            tasks.push(tokio::spawn(async move { (user, c.submit(&[42], &code).await) }));
+            tasks.push(tokio::spawn(
+                async move { (user, c.submit(&[42], &code).await) },
+            ));
         }
         let delay = rng.next(40);
         tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -127,25 +150,41 @@ async fn repeated_kill_9_keeps_every_acknowledged_job_exactly_once() -> anyhow::
         let exec = h.spawn_binary().await?;
         let jobs = h
             .admin()
-            .admin_list_jobs(pb::AdminListJobsRequest { page_size: 100, ..Default::default() })
+            .admin_list_jobs(pb::AdminListJobsRequest {
+                page_size: 100,
+                ..Default::default()
+            })
             .await?
             .into_inner()
             .jobs;
         for (user, id) in &acknowledged {
             let found: Vec<_> = jobs.iter().filter(|j| j.id == *id).collect();
-            assert_eq!(found.len(), 1, "seed {seed}: acknowledged job {id} of {user} is missing");
+            assert_eq!(
+                found.len(),
+                1,
+                "seed {seed}: acknowledged job {id} of {user} is missing"
+            );
             assert_eq!(&found[0].owner, user, "seed {seed}");
         }
         for user in &attempted {
             let count = jobs.iter().filter(|j| &j.owner == user).count();
-            assert!(count <= 1, "seed {seed}: {user} has {count} jobs for one submission");
+            assert!(
+                count <= 1,
+                "seed {seed}: {user} has {count} jobs for one submission"
+            );
         }
         let holders = jobs
             .iter()
             .filter(|j| {
-                [pb::JobState::AwaitingReady, pb::JobState::Running, pb::JobState::AwaitingInput, pb::JobState::AwaitingFinish, pb::JobState::Interrupted]
-                    .iter()
-                    .any(|s| *s as i32 == j.state)
+                [
+                    pb::JobState::AwaitingReady,
+                    pb::JobState::Running,
+                    pb::JobState::AwaitingInput,
+                    pb::JobState::AwaitingFinish,
+                    pb::JobState::Interrupted,
+                ]
+                .iter()
+                .any(|s| *s as i32 == j.state)
             })
             .count();
         assert!(holders <= 1, "seed {seed}: {holders} lock holders");
@@ -172,22 +211,35 @@ async fn sigterm_during_a_run_exits_promptly_with_the_state_on_disk() -> anyhow:
     // An open watch stream must not hold the shutdown up.
     let mut watch = h
         .deployer()
-        .watch(pb::WatchRequest { ctx: None, session: d1.session(), job_id: job.id, after_seq: 0 })
+        .watch(pb::WatchRequest {
+            ctx: None,
+            session: d1.session(),
+            job_id: job.id,
+            after_seq: 0,
+        })
         .await?
         .into_inner();
     c.ready(job.id).await?;
-    c.answer_all(job.id, &[("Backport the changes?", "y")]).await?;
+    c.answer_all(job.id, &[("Backport the changes?", "y")])
+        .await?;
     let before = c.log(job.id).await?;
     assert!(!before.is_empty());
 
     let started = std::time::Instant::now();
     let status = tokio::task::spawn_blocking(move || exec.terminate()).await??;
     assert!(status.success(), "exit status {status}");
-    assert!(started.elapsed() < Duration::from_secs(10), "shutdown took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
     // The stream ended (not revoked: the session is still valid).
     let mut revoked = false;
     while let Ok(Some(ev)) = tokio::time::timeout(Duration::from_secs(2), watch.next()).await {
-        if let Ok(pb::Event { kind: Some(pb::event::Kind::SessionRevoked(_)) }) = ev {
+        if let Ok(pb::Event {
+            kind: Some(pb::event::Kind::SessionRevoked(_)),
+        }) = ev
+        {
             revoked = true;
         }
     }

@@ -65,6 +65,18 @@ impl DeployerService {
         status(e, c)
     }
 
+    /// Validate the request context and authenticate the session.
+    fn open(
+        &self,
+        ctx_field: Option<&pb::RequestContext>,
+        session: Option<&pb::Session>,
+        need_totp: bool,
+    ) -> Result<(Ctx, Caller), Status> {
+        let c = ctx(ctx_field).map_err(|e| status(e, &Ctx::default()))?;
+        let caller = self.auth(session, need_totp).map_err(|e| status(e, &c))?;
+        Ok((c, caller))
+    }
+
     fn job_response(&self, id: u64, c: &Ctx) -> Result<Response<pb::JobResponse>, Status> {
         let job = self.engine.get_job(id).map_err(|e| status(e, c))?;
         Ok(Response::new(pb::JobResponse { job: Some(job) }))
@@ -121,10 +133,7 @@ impl Deployer for DeployerService {
         req: Request<pb::EnrolTotpRequest>,
     ) -> Result<Response<pb::EnrolTotpResponse>, Status> {
         let r = req.into_inner();
-        let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self
-            .auth(r.session.as_ref(), false)
-            .map_err(|e| status(e, &c))?;
+        let (c, caller) = self.open(r.ctx.as_ref(), r.session.as_ref(), false)?;
         let (uri, secret) = self
             .engine
             .enrol_totp(&caller, &c)
@@ -140,10 +149,7 @@ impl Deployer for DeployerService {
         req: Request<pb::VerifyTotpRequest>,
     ) -> Result<Response<pb::VerifyTotpResponse>, Status> {
         let r = req.into_inner();
-        let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self
-            .auth(r.session.as_ref(), false)
-            .map_err(|e| status(e, &c))?;
+        let (c, caller) = self.open(r.ctx.as_ref(), r.session.as_ref(), false)?;
         if caller.totp_passed {
             return Err(status(
                 ExecutorError::WrongState("TOTP already passed for this session".into()),
@@ -167,10 +173,7 @@ impl Deployer for DeployerService {
         req: Request<pb::LogoutRequest>,
     ) -> Result<Response<pb::LogoutResponse>, Status> {
         let r = req.into_inner();
-        let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self
-            .auth(r.session.as_ref(), false)
-            .map_err(|e| status(e, &c))?;
+        let (c, caller) = self.open(r.ctx.as_ref(), r.session.as_ref(), false)?;
         self.engine.logout(&caller, &c).map_err(|e| status(e, &c))?;
         Ok(Response::new(pb::LogoutResponse {}))
     }
@@ -180,10 +183,7 @@ impl Deployer for DeployerService {
         req: Request<pb::WhoAmIRequest>,
     ) -> Result<Response<pb::WhoAmIResponse>, Status> {
         let r = req.into_inner();
-        let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self
-            .auth(r.session.as_ref(), false)
-            .map_err(|e| status(e, &c))?;
+        let (c, caller) = self.open(r.ctx.as_ref(), r.session.as_ref(), false)?;
         let enrolled = self
             .engine
             .totp_enrolled(&caller.username)
@@ -202,10 +202,7 @@ impl Deployer for DeployerService {
         req: Request<pb::SubmitJobRequest>,
     ) -> Result<Response<pb::JobResponse>, Status> {
         let r = req.into_inner();
-        let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self
-            .auth(r.session.as_ref(), true)
-            .map_err(|e| status(e, &c))?;
+        let (c, caller) = self.open(r.ctx.as_ref(), r.session.as_ref(), true)?;
         let id = self
             .engine
             .submit(&caller, &r.changes, &r.totp_code, &c)
@@ -218,10 +215,7 @@ impl Deployer for DeployerService {
         req: Request<pb::JobActionRequest>,
     ) -> Result<Response<pb::JobResponse>, Status> {
         let r = req.into_inner();
-        let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self
-            .auth(r.session.as_ref(), true)
-            .map_err(|e| status(e, &c))?;
+        let (c, caller) = self.open(r.ctx.as_ref(), r.session.as_ref(), true)?;
         self.engine
             .cancel(&caller, r.job_id, &c)
             .map_err(|e| self.job_refused(&caller, "cancel", r.job_id, e, &c))?;
@@ -233,10 +227,7 @@ impl Deployer for DeployerService {
         req: Request<pb::JobActionRequest>,
     ) -> Result<Response<pb::JobResponse>, Status> {
         let r = req.into_inner();
-        let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self
-            .auth(r.session.as_ref(), true)
-            .map_err(|e| status(e, &c))?;
+        let (c, caller) = self.open(r.ctx.as_ref(), r.session.as_ref(), true)?;
         self.engine
             .ready(&caller, r.job_id, &c)
             .await
@@ -249,10 +240,7 @@ impl Deployer for DeployerService {
         req: Request<pb::RespondRequest>,
     ) -> Result<Response<pb::JobResponse>, Status> {
         let r = req.into_inner();
-        let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self
-            .auth(r.session.as_ref(), true)
-            .map_err(|e| status(e, &c))?;
+        let (c, caller) = self.open(r.ctx.as_ref(), r.session.as_ref(), true)?;
         let answer = match r.answer {
             Some(pb::respond_request::Answer::ChoiceKey(k)) => ProposedAnswer::Choice(k),
             Some(pb::respond_request::Answer::InputLine(l)) => ProposedAnswer::Line(l),
@@ -275,10 +263,7 @@ impl Deployer for DeployerService {
         req: Request<pb::JobActionRequest>,
     ) -> Result<Response<pb::JobResponse>, Status> {
         let r = req.into_inner();
-        let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self
-            .auth(r.session.as_ref(), true)
-            .map_err(|e| status(e, &c))?;
+        let (c, caller) = self.open(r.ctx.as_ref(), r.session.as_ref(), true)?;
         self.engine
             .finish(&caller, r.job_id, &c)
             .map_err(|e| self.job_refused(&caller, "finish", r.job_id, e, &c))?;
@@ -290,10 +275,7 @@ impl Deployer for DeployerService {
         req: Request<pb::RevertRequest>,
     ) -> Result<Response<pb::JobResponse>, Status> {
         let r = req.into_inner();
-        let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self
-            .auth(r.session.as_ref(), true)
-            .map_err(|e| status(e, &c))?;
+        let (c, caller) = self.open(r.ctx.as_ref(), r.session.as_ref(), true)?;
         let id = self
             .engine
             .revert(&caller, r.job_id, &r.totp_code, &c)
@@ -306,10 +288,7 @@ impl Deployer for DeployerService {
         req: Request<pb::JobActionRequest>,
     ) -> Result<Response<pb::JobResponse>, Status> {
         let r = req.into_inner();
-        let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self
-            .auth(r.session.as_ref(), true)
-            .map_err(|e| status(e, &c))?;
+        let (c, caller) = self.open(r.ctx.as_ref(), r.session.as_ref(), true)?;
         let job = self.engine.get_job(r.job_id).map_err(|e| status(e, &c))?;
         let actor = if caller.username == job.owner {
             spiderpig_policy::Actor::Owner
@@ -329,9 +308,7 @@ impl Deployer for DeployerService {
         req: Request<pb::JobActionRequest>,
     ) -> Result<Response<pb::JobResponse>, Status> {
         let r = req.into_inner();
-        let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        self.auth(r.session.as_ref(), true)
-            .map_err(|e| status(e, &c))?;
+        let (c, _) = self.open(r.ctx.as_ref(), r.session.as_ref(), true)?;
         self.job_response(r.job_id, &c)
     }
 
@@ -340,9 +317,7 @@ impl Deployer for DeployerService {
         req: Request<pb::ListJobsRequest>,
     ) -> Result<Response<pb::ListJobsResponse>, Status> {
         let r = req.into_inner();
-        let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        self.auth(r.session.as_ref(), true)
-            .map_err(|e| status(e, &c))?;
+        let (c, _) = self.open(r.ctx.as_ref(), r.session.as_ref(), true)?;
         let (owner, states) = list_filter(&r.owner, &r.states).map_err(|e| status(e, &c))?;
         let (jobs, next) = self
             .engine
@@ -359,9 +334,7 @@ impl Deployer for DeployerService {
         req: Request<pb::GetQueueRequest>,
     ) -> Result<Response<pb::QueueResponse>, Status> {
         let r = req.into_inner();
-        let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        self.auth(r.session.as_ref(), true)
-            .map_err(|e| status(e, &c))?;
+        let (c, _) = self.open(r.ctx.as_ref(), r.session.as_ref(), true)?;
         Ok(Response::new(
             self.engine.get_queue().map_err(|e| status(e, &c))?,
         ))
@@ -372,9 +345,7 @@ impl Deployer for DeployerService {
         req: Request<pb::GetLogRequest>,
     ) -> Result<Response<pb::GetLogResponse>, Status> {
         let r = req.into_inner();
-        let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        self.auth(r.session.as_ref(), true)
-            .map_err(|e| status(e, &c))?;
+        let (c, _) = self.open(r.ctx.as_ref(), r.session.as_ref(), true)?;
         let (records, more) = self
             .engine
             .get_log(r.job_id, r.after_seq, r.limit, false)
@@ -389,10 +360,7 @@ impl Deployer for DeployerService {
         req: Request<pb::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         let r = req.into_inner();
-        let c = ctx(r.ctx.as_ref()).map_err(|e| status(e, &Ctx::default()))?;
-        let caller = self
-            .auth(r.session.as_ref(), true)
-            .map_err(|e| status(e, &c))?;
+        let (c, caller) = self.open(r.ctx.as_ref(), r.session.as_ref(), true)?;
         if r.job_id != 0 {
             self.engine.get_job(r.job_id).map_err(|e| status(e, &c))?;
         }

@@ -82,7 +82,10 @@ impl Watcher {
             None
         };
         if let Ok(queue) = self.engine.get_queue() {
-            self.send(pb::event::Kind::Queue(pb::QueueChanged { queue: Some(queue) })).await?;
+            self.send(pb::event::Kind::Queue(pb::QueueChanged {
+                queue: Some(queue),
+            }))
+            .await?;
         }
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         let mut check = tokio::time::interval(SESSION_CHECK);
@@ -181,7 +184,10 @@ impl Watcher {
     /// again, it is told where the stream resumed (`Skipped`): a stalled
     /// client never holds up the job or anyone else.
     async fn deliver(&mut self, batch: Vec<Arc<pb::LogRecord>>) -> Result<(), Closed> {
-        let fresh: Vec<_> = batch.into_iter().filter(|r| r.seq >= self.next_seq).collect();
+        let fresh: Vec<_> = batch
+            .into_iter()
+            .filter(|r| r.seq >= self.next_seq)
+            .collect();
         let Some(first) = fresh.first().map(|r| r.seq) else {
             return Ok(());
         };
@@ -203,7 +209,10 @@ impl Watcher {
         if records.is_empty() {
             return Ok(());
         }
-        let ev = event(pb::event::Kind::Log(pb::LogRecords { job_id: self.job, records }));
+        let ev = event(pb::event::Kind::Log(pb::LogRecords {
+            job_id: self.job,
+            records,
+        }));
         match self.tx.try_send(Ok(ev)) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -221,8 +230,11 @@ impl Watcher {
             return Ok(());
         }
         self.stalled = false;
-        self.send(pb::event::Kind::Skipped(pb::Skipped { job_id: self.job, next_seq: self.next_seq }))
-            .await
+        self.send(pb::event::Kind::Skipped(pb::Skipped {
+            job_id: self.job,
+            next_seq: self.next_seq,
+        }))
+        .await
     }
 }
 

@@ -331,7 +331,11 @@ impl WriteTx {
     }
 
     /// Write many log records of one job (one table open for the batch).
-    pub fn put_logs<'a>(&mut self, job: u64, rows: impl IntoIterator<Item = &'a (u64, LogRow)>) -> Result<()> {
+    pub fn put_logs<'a>(
+        &mut self,
+        job: u64,
+        rows: impl IntoIterator<Item = &'a (u64, LogRow)>,
+    ) -> Result<()> {
         let mut table = self.txn.open_table(LOGS)?;
         for (seq, row) in rows {
             let bytes = encode(row)?;

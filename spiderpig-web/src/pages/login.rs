@@ -22,8 +22,10 @@ use crate::state::AppState;
 /// Render a page with a fresh CSRF cookie when needed.
 pub fn respond(status: StatusCode, set_cookie: Option<String>, body: maud::Markup) -> Response {
     let mut res = (status, axum::response::Html(body.into_string())).into_response();
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/html; charset=utf-8"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     if let Some(c) = set_cookie
         && let Ok(v) = header::HeaderValue::from_str(&c)
     {
@@ -43,7 +45,12 @@ pub fn redirect_for(e: &WebError) -> Option<Response> {
 
 pub async fn login_page(headers: HeaderMap) -> Response {
     let (csrf, set) = csrf_token(&headers);
-    let frame = Frame { title: "Sign in", me: None, csrf: &csrf, page: "login" };
+    let frame = Frame {
+        title: "Sign in",
+        me: None,
+        csrf: &csrf,
+        page: "login",
+    };
     let body = html! {
         section class="card narrow" {
             h1 { "Sign in to SpiderPig" }
@@ -55,7 +62,10 @@ pub async fn login_page(headers: HeaderMap) -> Response {
 }
 
 /// Ask the executor for an authorization URL and send the browser there.
-pub async fn login_start(State(state): State<AppState>, Meta(origin): Meta) -> Result<Response, WebError> {
+pub async fn login_start(
+    State(state): State<AppState>,
+    Meta(origin): Meta,
+) -> Result<Response, WebError> {
     let r = state
         .executor
         .client()
@@ -64,8 +74,10 @@ pub async fn login_start(State(state): State<AppState>, Meta(origin): Meta) -> R
         .into_inner();
     let mut res = Redirect::to(&r.authorize_url).into_response();
     let cookie = cookies::set(cookies::LOGIN, &r.login_binding, Some(600));
-    res.headers_mut()
-        .append(header::SET_COOKIE, header::HeaderValue::from_str(&cookie).map_err(|_| WebError::Internal("cookie".into()))?);
+    res.headers_mut().append(
+        header::SET_COOKIE,
+        header::HeaderValue::from_str(&cookie).map_err(|_| WebError::Internal("cookie".into()))?,
+    );
     Ok(res)
 }
 
@@ -87,10 +99,19 @@ pub async fn callback(
     Query(q): Query<Callback>,
 ) -> Response {
     let (csrf, set) = csrf_token(&headers);
-    let frame = Frame { title: "Sign-in failed", me: None, csrf: &csrf, page: "message" };
+    let frame = Frame {
+        title: "Sign-in failed",
+        me: None,
+        csrf: &csrf,
+        page: "message",
+    };
     if !q.error.is_empty() || q.code.is_empty() || q.state.is_empty() {
         let text = "The identity provider did not complete the sign-in. Start again.";
-        return respond(StatusCode::BAD_REQUEST, set, message(&frame, "Sign-in failed", text));
+        return respond(
+            StatusCode::BAD_REQUEST,
+            set,
+            message(&frame, "Sign-in failed", text),
+        );
     }
     let binding = cookies::get(&headers, cookies::LOGIN).unwrap_or_default();
     let result = state
@@ -105,9 +126,16 @@ pub async fn callback(
         .await;
     match result {
         Ok(done) => {
-            let token = done.into_inner().session.map(|s| s.token).unwrap_or_default();
+            let token = done
+                .into_inner()
+                .session
+                .map(|s| s.token)
+                .unwrap_or_default();
             let mut res = Redirect::to("/totp").into_response();
-            for c in [cookies::set(cookies::SESSION, &token, None), cookies::clear(cookies::LOGIN)] {
+            for c in [
+                cookies::set(cookies::SESSION, &token, None),
+                cookies::clear(cookies::LOGIN),
+            ] {
                 if let Ok(v) = header::HeaderValue::from_str(&c) {
                     res.headers_mut().append(header::SET_COOKIE, v);
                 }
@@ -125,22 +153,47 @@ pub async fn callback(
             WebError::ExecutorDown => respond(
                 StatusCode::SERVICE_UNAVAILABLE,
                 set,
-                message(&frame, "Sign-in failed", &WebError::ExecutorDown.to_string()),
+                message(
+                    &frame,
+                    "Sign-in failed",
+                    &WebError::ExecutorDown.to_string(),
+                ),
             ),
-            e => respond(e.status(), set, message(&frame, "Sign-in failed", &format!("{e}. Start again from the sign-in page."))),
+            e => respond(
+                e.status(),
+                set,
+                message(
+                    &frame,
+                    "Sign-in failed",
+                    &format!("{e}. Start again from the sign-in page."),
+                ),
+            ),
         },
     }
 }
 
 pub async fn not_authorized(headers: HeaderMap) -> Response {
     let (csrf, set) = csrf_token(&headers);
-    let frame = Frame { title: "Not authorized", me: None, csrf: &csrf, page: "message" };
+    let frame = Frame {
+        title: "Not authorized",
+        me: None,
+        csrf: &csrf,
+        page: "message",
+    };
     let text = "Your account signed in at the identity provider, but it is not in a group that may use SpiderPig. Ask the deployment admins if you need access.";
-    respond(StatusCode::FORBIDDEN, set, message(&frame, "Not authorized", text))
+    respond(
+        StatusCode::FORBIDDEN,
+        set,
+        message(&frame, "Not authorized", text),
+    )
 }
 
 /// TOTP: enrolment (first time) or entry.
-pub async fn totp_page(State(state): State<AppState>, Meta(origin): Meta, headers: HeaderMap) -> Response {
+pub async fn totp_page(
+    State(state): State<AppState>,
+    Meta(origin): Meta,
+    headers: HeaderMap,
+) -> Response {
     let (csrf, set) = csrf_token(&headers);
     let me = match who(&state, &headers, &origin, false).await {
         Ok(me) if me.totp_passed => return Redirect::to("/").into_response(),
@@ -155,14 +208,25 @@ pub async fn totp_page(State(state): State<AppState>, Meta(origin): Meta, header
             Err(e) => return e.into_response(),
         }
     };
-    respond(StatusCode::OK, set, totp_document(&csrf, &me, enrolment.as_ref(), None))
+    respond(
+        StatusCode::OK,
+        set,
+        totp_document(&csrf, &me, enrolment.as_ref(), None),
+    )
 }
 
-async fn enrol(state: &AppState, me: &Me, origin: &crate::executor::Origin) -> Result<pb::EnrolTotpResponse, WebError> {
+async fn enrol(
+    state: &AppState,
+    me: &Me,
+    origin: &crate::executor::Origin,
+) -> Result<pb::EnrolTotpResponse, WebError> {
     Ok(state
         .executor
         .client()
-        .enrol_totp(pb::EnrolTotpRequest { ctx: origin.ctx(), session: session(&me.token) })
+        .enrol_totp(pb::EnrolTotpRequest {
+            ctx: origin.ctx(),
+            session: session(&me.token),
+        })
         .await?
         .into_inner())
 }
@@ -178,8 +242,18 @@ fn qr_svg(uri: &str) -> String {
     }
 }
 
-fn totp_document(csrf: &str, me: &Me, enrolment: Option<&pb::EnrolTotpResponse>, error: Option<&str>) -> maud::Markup {
-    let frame = Frame { title: "Second factor", me: Some(me), csrf, page: "totp" };
+fn totp_document(
+    csrf: &str,
+    me: &Me,
+    enrolment: Option<&pb::EnrolTotpResponse>,
+    error: Option<&str>,
+) -> maud::Markup {
+    let frame = Frame {
+        title: "Second factor",
+        me: Some(me),
+        csrf,
+        page: "totp",
+    };
     document(
         &frame,
         html! {
@@ -222,7 +296,12 @@ pub async fn totp_submit(
     headers: HeaderMap,
     Form(form): Form<TotpForm>,
 ) -> Response {
-    if let Err(e) = check_state_change(&method, &headers, &state.config.public_origin, Some(&form.csrf)) {
+    if let Err(e) = check_state_change(
+        &method,
+        &headers,
+        &state.config.public_origin,
+        Some(&form.csrf),
+    ) {
         return e.into_response();
     }
     let me = match who(&state, &headers, &origin, false).await {
@@ -232,13 +311,19 @@ pub async fn totp_submit(
     let result = state
         .executor
         .client()
-        .verify_totp(pb::VerifyTotpRequest { ctx: origin.ctx(), session: session(&me.token), code: form.code })
+        .verify_totp(pb::VerifyTotpRequest {
+            ctx: origin.ctx(),
+            session: session(&me.token),
+            code: form.code,
+        })
         .await;
     match result {
         Ok(r) => {
             let token = r.into_inner().session.map(|s| s.token).unwrap_or_default();
             let mut res = Redirect::to("/").into_response();
-            if let Ok(v) = header::HeaderValue::from_str(&cookies::set(cookies::SESSION, &token, None)) {
+            if let Ok(v) =
+                header::HeaderValue::from_str(&cookies::set(cookies::SESSION, &token, None))
+            {
                 res.headers_mut().append(header::SET_COOKIE, v);
             }
             res
@@ -248,8 +333,16 @@ pub async fn totp_submit(
             if let Some(r) = redirect_for(&e) {
                 return r;
             }
-            let enrolment = if me.totp_enrolled { None } else { enrol(&state, &me, &origin).await.ok() };
-            respond(e.status(), None, totp_document(&form.csrf, &me, enrolment.as_ref(), Some(&e.to_string())))
+            let enrolment = if me.totp_enrolled {
+                None
+            } else {
+                enrol(&state, &me, &origin).await.ok()
+            };
+            respond(
+                e.status(),
+                None,
+                totp_document(&form.csrf, &me, enrolment.as_ref(), Some(&e.to_string())),
+            )
         }
     }
 }
@@ -267,14 +360,22 @@ pub async fn logout(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(e) = check_state_change(&method, &headers, &state.config.public_origin, Some(&form.csrf)) {
+    if let Err(e) = check_state_change(
+        &method,
+        &headers,
+        &state.config.public_origin,
+        Some(&form.csrf),
+    ) {
         return e.into_response();
     }
     if let Some(token) = cookies::get(&headers, cookies::SESSION) {
         let _ = state
             .executor
             .client()
-            .logout(pb::LogoutRequest { ctx: origin.ctx(), session: session(&token) })
+            .logout(pb::LogoutRequest {
+                ctx: origin.ctx(),
+                session: session(&token),
+            })
             .await;
     }
     let mut res = Redirect::to("/login").into_response();

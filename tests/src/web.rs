@@ -1,0 +1,538 @@
+//! The whole stack for tests: an executor [`Harness`] (real IDP, fake-scap,
+//! injected clock), the [`GerritStandIn`], and spiderpig-web itself, run
+//! in-process over HTTPS with a self-signed certificate for `127.0.0.1`.
+//! [`Browser`] is a cookie-keeping HTTPS client that trusts that
+//! certificate and signs in like a person would (IDP forms, TOTP page);
+//! [`WsClient`] (module [`ws`]) is a WebSocket client over the same TLS.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use spiderpig_tests::web::{WebHarness, WebOptions};
+//! let web = WebHarness::start(WebOptions::default()).await?;
+//! let mut ann = web.browser();
+//! ann.login("deployer1", "deployer1-pass").await?;
+//! let me = ann.get("/api/me").await?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use spiderpig_executor::auth::totp::{TotpSecret, code_at, step_at};
+use spiderpig_executor::clock::{Clock, ManualClock};
+use tokio::sync::oneshot;
+
+use crate::executor::{Harness, HarnessOptions};
+use crate::gerrit::{FakeChange, GerritStandIn, default_changes};
+use crate::idp::login_via_forms;
+
+mod jobs;
+pub mod ws;
+
+pub use self::jobs::id_of;
+pub use self::ws::{Frame, WsClient, refused_status};
+
+/// Knobs for a [`WebHarness`].
+#[derive(Debug, Clone)]
+pub struct WebOptions {
+    /// The executor's; `redirect_url` is replaced by the web's callback.
+    pub harness: HarnessOptions,
+    /// What the Gerrit stand-in knows.
+    pub gerrit: Vec<FakeChange>,
+    /// Lines of web.toml's `[limits]`, e.g. `ws_queue = 16`.
+    pub limits: Vec<String>,
+    /// `timeouts.shutdown_drain_secs`.
+    pub drain_secs: u64,
+}
+
+impl Default for WebOptions {
+    fn default() -> Self {
+        WebOptions {
+            harness: HarnessOptions::default(),
+            gerrit: default_changes(),
+            limits: Vec::new(),
+            drain_secs: 3,
+        }
+    }
+}
+
+/// A running spiderpig-web task.
+struct RunningWeb {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), spiderpig_web::WebError>>,
+}
+
+/// Executor + IDP + Gerrit stand-in + spiderpig-web over HTTPS.
+pub struct WebHarness {
+    pub exec: Harness,
+    pub gerrit: GerritStandIn,
+    /// `https://127.0.0.1:<port>`: the web's `public_origin`.
+    pub origin: String,
+    pub addr: SocketAddr,
+    pub config_path: PathBuf,
+    pub config: spiderpig_web::config::Config,
+    /// The web's certificate (PEM), the only root [`Browser`]s trust.
+    pub cert_pem: String,
+    tls: Arc<rustls::ClientConfig>,
+    secrets: Secrets,
+    web: Option<RunningWeb>,
+    _dir: tempfile::TempDir,
+}
+
+/// TOTP secrets read from enrolment pages, by user name.
+type Secrets = Arc<Mutex<HashMap<String, String>>>;
+
+fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).expect("string")
+}
+
+impl WebHarness {
+    /// Start everything; the web listens on a fresh loopback port.
+    pub async fn start(opts: WebOptions) -> anyhow::Result<WebHarness> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        // The port first: the IDP, the executor and public_origin name it.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let origin = format!("https://{addr}");
+        let mut harness = opts.harness.clone();
+        harness.redirect_url = format!("{origin}/oidc/callback");
+        let exec = Harness::start(harness).await?;
+        let gerrit = GerritStandIn::start(opts.gerrit.clone()).await?;
+
+        let dir = tempfile::Builder::new()
+            .prefix("spiderpig-web-")
+            .tempdir()?;
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])?;
+        let cert_pem = certified.cert.pem();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, &cert_pem)?;
+        std::fs::write(&key, certified.signing_key.serialize_pem())?;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(certified.cert.der().clone())?;
+        let tls = Arc::new(
+            rustls::ClientConfig::builder()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        );
+
+        let text = format!(
+            "listen = {listen}\npublic_origin = {origin_s}\nexecutor_socket = {socket}\n\
+             gerrit_url = {gerrit_url}\n\n[tls]\ncert = {cert}\nkey = {key}\n\n\
+             [timeouts]\nshutdown_drain_secs = {drain}\n\n[limits]\n{limits}\n",
+            listen = toml_str(&addr.to_string()),
+            origin_s = toml_str(&origin),
+            socket = toml_str(&exec.config.sockets.executor.display().to_string()),
+            gerrit_url = toml_str(&gerrit.url),
+            cert = toml_str(&cert.display().to_string()),
+            key = toml_str(&key.display().to_string()),
+            drain = opts.drain_secs,
+            limits = opts.limits.join("\n"),
+        );
+        let config_path = dir.path().join("web.toml");
+        std::fs::write(&config_path, &text)?;
+        let config = spiderpig_web::config::Config::load(&config_path)
+            .map_err(|e| anyhow!("web.toml: {e}"))?;
+        let mut web = WebHarness {
+            exec,
+            gerrit,
+            origin,
+            addr,
+            config_path,
+            config,
+            cert_pem,
+            tls,
+            secrets: Arc::default(),
+            web: None,
+            _dir: dir,
+        };
+        web.run_web(listener);
+        Ok(web)
+    }
+
+    fn run_web(&mut self, listener: std::net::TcpListener) {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let config = self.config.clone();
+        let task = tokio::spawn(spiderpig_web::server::run_on(
+            listener,
+            config,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        self.web = Some(RunningWeb { stop, task });
+    }
+
+    /// Start the web again on the same port and configuration.
+    pub async fn start_web(&mut self) -> anyhow::Result<()> {
+        if self.web.is_some() {
+            bail!("the web is running");
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let listener = loop {
+            match std::net::TcpListener::bind(self.addr) {
+                Ok(l) => break l,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(e).context(format!("bind {} again", self.addr)),
+            }
+        };
+        self.run_web(listener);
+        Ok(())
+    }
+
+    /// Stop the web as SIGTERM would, and wait for `run` to return (at most
+    /// `limit`). Returns how long that took.
+    pub async fn stop_web(&mut self, limit: Duration) -> anyhow::Result<Duration> {
+        let web = self.web.take().context("the web is not running")?;
+        let started = Instant::now();
+        let _ = web.stop.send(());
+        match tokio::time::timeout(limit, web.task).await {
+            Ok(Ok(Ok(()))) => Ok(started.elapsed()),
+            Ok(Ok(Err(e))) => bail!("spiderpig-web stopped with an error: {e}"),
+            Ok(Err(e)) => bail!("spiderpig-web panicked: {e}"),
+            Err(_) => bail!("spiderpig-web did not stop within {limit:?}"),
+        }
+    }
+
+    /// A fresh browser: empty cookie jar, trusts only the web's certificate.
+    pub fn browser(&self) -> Browser {
+        let jar = Arc::new(Jar::default());
+        let root = reqwest::Certificate::from_pem(self.cert_pem.as_bytes()).expect("PEM");
+        let client = reqwest::Client::builder()
+            .add_root_certificate(root)
+            .tls_built_in_root_certs(false)
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("HTTP client");
+        Browser {
+            client,
+            jar,
+            origin: self.origin.clone(),
+            tls: self.tls.clone(),
+            clock: self.exec.clock.clone(),
+            secrets: self.secrets.clone(),
+            user: None,
+        }
+    }
+
+    /// Open `/ws` with exactly these extra headers (none are added: no
+    /// Origin, no Cookie unless given). `recv_buffer`: a small kernel
+    /// receive buffer, for a client that stops reading.
+    pub async fn ws_raw(
+        &self,
+        headers: &[(&str, &str)],
+        recv_buffer: Option<u32>,
+    ) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
+        WsClient::connect(self.addr, self.tls.clone(), headers, recv_buffer).await
+    }
+
+    /// The TOTP secret `user` enrolled with through a [`Browser`].
+    pub fn totp_secret(&self, user: &str) -> Option<TotpSecret> {
+        let secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        secrets
+            .get(user)
+            .and_then(|s| TotpSecret::from_base32(s).ok())
+    }
+
+    /// A code nobody has used yet: moves the harness clock one step on.
+    pub fn fresh_totp(&self, user: &str) -> anyhow::Result<String> {
+        let secret = self.totp_secret(user).context("user has not enrolled")?;
+        Ok(fresh_code(&self.exec.clock, &secret))
+    }
+}
+
+impl Drop for WebHarness {
+    fn drop(&mut self) {
+        if let Some(web) = self.web.take() {
+            let _ = web.stop.send(());
+            web.task.abort();
+        }
+    }
+}
+
+/// Move the clock to the next TOTP step and give its code (each code is
+/// usable once, and never one older than the last used).
+fn fresh_code(clock: &ManualClock, secret: &TotpSecret) -> String {
+    clock.advance_secs(30);
+    code_at(secret, step_at(clock.now_ms()))
+}
+
+/// What signing in showed, for the cookie tests.
+#[derive(Debug, Clone)]
+pub struct LoginTrace {
+    /// `Set-Cookie` values of the OIDC callback's answer.
+    pub callback_cookies: Vec<String>,
+    /// `Set-Cookie` values of the TOTP form's answer.
+    pub totp_cookies: Vec<String>,
+    /// The session cookie before TOTP, and after.
+    pub pre_totp_token: String,
+    pub token: String,
+    /// The TOTP page was the enrolment page.
+    pub enrolled_now: bool,
+}
+
+/// A person's browser: cookie jar, no automatic redirects.
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub jar: Arc<Jar>,
+    pub origin: String,
+    tls: Arc<rustls::ClientConfig>,
+    clock: ManualClock,
+    secrets: Secrets,
+    pub user: Option<String>,
+}
+
+/// `Set-Cookie` values of a response.
+pub fn set_cookies(res: &reqwest::Response) -> Vec<String> {
+    res.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect()
+}
+
+/// The value of cookie `name` in a list of `Set-Cookie` values.
+pub fn cookie_value(set_cookies: &[String], name: &str) -> Option<String> {
+    set_cookies.iter().find_map(|c| {
+        let (k, rest) = c.split_once('=')?;
+        (k == name).then(|| rest.split(';').next().unwrap_or("").to_string())
+    })
+}
+
+fn location(res: &reqwest::Response) -> anyhow::Result<String> {
+    Ok(res
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .with_context(|| format!("{} without Location", res.status()))?
+        .to_str()?
+        .to_string())
+}
+
+/// The `content` of `<meta name="csrf-token">`.
+pub fn meta_csrf(html: &str) -> Option<String> {
+    let re = regex::Regex::new(r#"<meta name="csrf-token" content="([^"]*)""#).unwrap();
+    re.captures(html).map(|c| c[1].to_string())
+}
+
+impl Browser {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+
+    /// The value of a cookie the jar would send to the web.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        let url = url::Url::parse(&self.origin).ok()?;
+        let header = self.jar.cookies(&url)?;
+        header.to_str().ok()?.split(';').find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then(|| v.to_string())
+        })
+    }
+
+    /// The session token (`__Host-spiderpig`).
+    pub fn session(&self) -> Option<String> {
+        self.cookie("__Host-spiderpig")
+    }
+
+    /// The CSRF token (`__Host-spiderpig-csrf`; pages carry it in a meta).
+    pub fn csrf(&self) -> Option<String> {
+        self.cookie("__Host-spiderpig-csrf")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Result<reqwest::Response> {
+        self.client.get(self.url(path)).send().await
+    }
+
+    /// GET with extra headers.
+    pub async fn get_with(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<reqwest::Response> {
+        Ok(self
+            .client
+            .get(self.url(path))
+            .headers(header_map(headers)?)
+            .send()
+            .await?)
+    }
+
+    /// POST JSON as the page script does: Origin, X-CSRF-Token, JSON.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<reqwest::Response> {
+        let csrf = self
+            .csrf()
+            .context("no CSRF cookie yet: load a page first")?;
+        self.post_json_with(
+            path,
+            body,
+            &[("origin", &self.origin), ("x-csrf-token", &csrf)],
+        )
+        .await
+    }
+
+    /// POST JSON with exactly these extra headers (for the CSRF tests).
+    pub async fn post_json_with(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<reqwest::Response> {
+        Ok(self
+            .client
+            .post(self.url(path))
+            .headers(header_map(headers)?)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await?)
+    }
+
+    /// POST a page form with the CSRF field and Origin.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> anyhow::Result<reqwest::Response> {
+        let csrf = self
+            .csrf()
+            .context("no CSRF cookie yet: load a page first")?;
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        Ok(self
+            .client
+            .post(self.url(path))
+            .header("origin", &self.origin)
+            .form(&all)
+            .send()
+            .await?)
+    }
+
+    /// Up to the OIDC callback: `/login/start`, the IDP's forms, and the
+    /// callback itself. Returns the callback's answer (303 to `/totp`, or to
+    /// `/not-authorized`).
+    pub async fn oidc(&self, user: &str, password: &str) -> anyhow::Result<reqwest::Response> {
+        let start = self.get("/login/start").await?;
+        if !start.status().is_redirection() {
+            bail!("/login/start answered {}", start.status());
+        }
+        let authorize = location(&start)?;
+        let callback = self.url("/oidc/callback");
+        let back = login_via_forms(&authorize, user, password, &callback).await?;
+        let path = format!("/oidc/callback?{}", back.query().unwrap_or(""));
+        Ok(self.get(&path).await?)
+    }
+
+    /// Sign in: the IDP's forms, the callback, the TOTP page (enrolment the
+    /// first time: the secret is read from `#totp-secret`), a code posted
+    /// with the page's CSRF token, and the dashboard.
+    pub async fn login(&mut self, user: &str, password: &str) -> anyhow::Result<LoginTrace> {
+        let callback = self.oidc(user, password).await?;
+        let callback_cookies = set_cookies(&callback);
+        if location(&callback)? != "/totp" {
+            bail!("the callback sent {user} to {}", location(&callback)?);
+        }
+        let pre_totp_token = self
+            .session()
+            .context("no session cookie after the callback")?;
+
+        let page = self.get("/totp").await?;
+        if page.status() != 200 {
+            bail!("/totp answered {}", page.status());
+        }
+        let html = page.text().await?;
+        let secret_re = regex::Regex::new(r#"id="totp-secret"[^>]*>([A-Z2-7=]+)<"#).unwrap();
+        let enrolled_now = match secret_re.captures(&html) {
+            Some(c) => {
+                let mut s = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
+                s.insert(user.to_string(), c[1].to_string());
+                true
+            }
+            None => false,
+        };
+        let secret = {
+            let s = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
+            let b32 = s
+                .get(user)
+                .context("no enrolment page and no known secret")?;
+            TotpSecret::from_base32(b32)?
+        };
+        let csrf = meta_csrf(&html).context("no csrf-token meta on /totp")?;
+        let code = fresh_code(&self.clock, &secret);
+        let done = self
+            .client
+            .post(self.url("/totp"))
+            .header("origin", &self.origin)
+            .form(&[("csrf", csrf.as_str()), ("code", code.as_str())])
+            .send()
+            .await?;
+        let totp_cookies = set_cookies(&done);
+        if done.status() != 303 || location(&done)? != "/" {
+            let status = done.status();
+            bail!("TOTP refused ({status}): {}", done.text().await?);
+        }
+        let dashboard = self.get("/").await?;
+        if dashboard.status() != 200 {
+            bail!("the dashboard answered {}", dashboard.status());
+        }
+        self.user = Some(user.to_string());
+        Ok(LoginTrace {
+            callback_cookies,
+            totp_cookies,
+            pre_totp_token,
+            token: self.session().context("no session after TOTP")?,
+            enrolled_now,
+        })
+    }
+
+    /// A fresh TOTP code for the signed-in user (moves the clock a step).
+    pub fn totp(&self) -> anyhow::Result<String> {
+        let user = self.user.as_deref().context("not signed in")?;
+        let s = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        let secret = TotpSecret::from_base32(s.get(user).context("no secret")?)?;
+        Ok(fresh_code(&self.clock, &secret))
+    }
+
+    /// Open `/ws` as this browser's page would: its session cookie and the
+    /// public origin.
+    pub async fn ws(&self) -> anyhow::Result<WsClient> {
+        let token = self.session().context("not signed in")?;
+        let cookie = format!("__Host-spiderpig={token}");
+        let addr: SocketAddr = self
+            .origin
+            .trim_start_matches("https://")
+            .parse()
+            .context("origin")?;
+        Ok(WsClient::connect(
+            addr,
+            self.tls.clone(),
+            &[("origin", &self.origin), ("cookie", &cookie)],
+            None,
+        )
+        .await?)
+    }
+}
+
+fn header_map(headers: &[(&str, &str)]) -> anyhow::Result<HeaderMap> {
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        map.append(
+            HeaderName::from_bytes(k.as_bytes())?,
+            HeaderValue::from_str(v)?,
+        );
+    }
+    Ok(map)
+}
