@@ -14,7 +14,7 @@ use rust_embed::RustEmbed;
 /// IIFE build sets `uPlot`. `app.css` imports the Codex token files (the dark
 /// set under `prefers-color-scheme: dark`); `app.js` loads `dashboard.js` on
 /// the dashboard and xterm.js, its fit addon, `terminal.js` and `job.js` on a
-/// job page only.
+/// job page only; uPlot and `monitor.js` (the monitoring panels) on both.
 #[derive(RustEmbed)]
 #[folder = "assets/"]
 #[include = "src/*"]
@@ -35,6 +35,7 @@ fn resolve(name: &str) -> Option<&'static str> {
         "dashboard.js" => "src/dashboard.js",
         "job.js" => "src/job.js",
         "terminal.js" => "src/terminal.js",
+        "monitor.js" => "src/monitor.js",
         "xterm.js" => "node_modules/@xterm/xterm/lib/xterm.js",
         "xterm.css" => "node_modules/@xterm/xterm/css/xterm.css",
         "addon-fit.js" => "node_modules/@xterm/addon-fit/lib/addon-fit.js",
@@ -71,11 +72,12 @@ mod tests {
     use super::*;
 
     /// Every public name and the media type it must be served with.
-    const PUBLIC: [(&str, &str); 12] = [
+    const PUBLIC: [(&str, &str); 13] = [
         ("app.js", "javascript"),
         ("dashboard.js", "javascript"),
         ("job.js", "javascript"),
         ("terminal.js", "javascript"),
+        ("monitor.js", "javascript"),
         ("app.css", "text/css"),
         ("xterm.js", "javascript"),
         ("xterm.css", "text/css"),

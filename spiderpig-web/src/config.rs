@@ -32,6 +32,9 @@ pub struct Config {
     pub timeouts: Timeouts,
     #[serde(default)]
     pub limits: Limits,
+    /// `[monitoring]` (docs/CONFIG.md, "Monitoring").
+    #[serde(default)]
+    pub monitoring: crate::monitor::config::Monitoring,
 }
 
 /// `[tls]`: terminate TLS here with rustls.
@@ -167,6 +170,7 @@ impl Config {
         if t.request_secs == 0 || t.executor_secs == 0 || t.gerrit_secs == 0 {
             return Err(bad("timeouts", "time-outs must be greater than 0"));
         }
+        self.monitoring.validate()?;
         Ok(())
     }
 

@@ -19,6 +19,8 @@
 //! - [`views`]: JSON shapes of the API and the WebSocket.
 //! - [`api`]: the JSON API under `/api/` (docs/API.md).
 //! - [`links`]: untrusted text as escaped markup with Phabricator and Gerrit links.
+//! - [`monitor`]: the monitoring panels: one Prometheus poller for all viewers,
+//!   the spike rule, the `metrics` frame.
 //! - [`pages`]: server-rendered pages.
 //! - [`ws`]: the WebSocket `/ws` (live queue, job, prompt, freeze and log
 //!   events; one shared log feed per watched job).
@@ -36,6 +38,7 @@ pub mod error;
 pub mod executor;
 pub mod gerrit;
 pub mod links;
+pub mod monitor;
 pub mod pages;
 pub mod request;
 pub mod security;

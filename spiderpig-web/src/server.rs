@@ -41,6 +41,8 @@ pub async fn run_on(
     let tls = config.tls.clone();
     let state = AppState::new(config);
     let ws = state.ws.clone();
+    // One monitoring poller for the process; it stops with the sockets.
+    tokio::spawn(ws.monitor().clone().run(ws.shutdown_signal().clone()));
     let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
     let h = handle.clone();

@@ -85,8 +85,16 @@ pub struct WebHarness {
     _dir: tempfile::TempDir,
 }
 
-/// TOTP secrets read from enrolment pages, by user name.
-type Secrets = Arc<Mutex<HashMap<String, String>>>;
+/// TOTP secrets read from enrolment pages, and the last step each user
+/// spent, by user name.
+type Secrets = Arc<Mutex<HashMap<String, Enrolled>>>;
+
+#[derive(Debug, Clone)]
+struct Enrolled {
+    /// Base32, as the enrolment page showed it.
+    secret: String,
+    last_step: Option<u64>,
+}
 
 fn toml_str(s: &str) -> String {
     serde_json::to_string(s).expect("string")
@@ -241,13 +249,12 @@ impl WebHarness {
         let secrets = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
         secrets
             .get(user)
-            .and_then(|s| TotpSecret::from_base32(s).ok())
+            .and_then(|e| TotpSecret::from_base32(&e.secret).ok())
     }
 
-    /// A code nobody has used yet: moves the harness clock one step on.
+    /// A code `user` has not used yet (see [`fresh_code`]).
     pub fn fresh_totp(&self, user: &str) -> anyhow::Result<String> {
-        let secret = self.totp_secret(user).context("user has not enrolled")?;
-        Ok(fresh_code(&self.exec.clock, &secret))
+        fresh_code(&self.exec.clock, &self.secrets, user)
     }
 }
 
@@ -260,11 +267,36 @@ impl Drop for WebHarness {
     }
 }
 
-/// Move the clock to the next TOTP step and give its code (each code is
-/// usable once, and never one older than the last used).
-fn fresh_code(clock: &ManualClock, secret: &TotpSecret) -> String {
-    clock.advance_secs(30);
-    code_at(secret, step_at(clock.now_ms()))
+/// A code for a step after the last one `user` spent: each code is usable
+/// once, and never one older than the last used. The executor accepts the
+/// steps T−1, T and T+1 of its clock, so the harness clock only moves on
+/// when a user needs more than that. (It must not run far ahead of the real
+/// time either: the executor checks the ID token's `iat` against it.)
+fn fresh_code(clock: &ManualClock, secrets: &Secrets, user: &str) -> anyhow::Result<String> {
+    let mut all = secrets.lock().unwrap_or_else(|e| e.into_inner());
+    let enrolled = all.get_mut(user).context("user has not enrolled")?;
+    let secret = TotpSecret::from_base32(&enrolled.secret)?;
+    let now = step_at(clock.now_ms());
+    let step = enrolled.last_step.map_or(now.saturating_sub(1), |last| {
+        (last + 1).max(now.saturating_sub(1))
+    });
+    if step > now + 1 {
+        // Into step `step - 1`, one second past its start.
+        let target = i64::try_from((step - 1) * 30_000 + 1_000)?;
+        clock.advance_ms(target - clock.now_ms());
+    }
+    enrolled.last_step = Some(step);
+    Ok(code_at(&secret, step))
+}
+
+/// Bring the harness clock up to the real time (never back): the IDP signs
+/// its ID tokens with the real time.
+fn catch_up(clock: &ManualClock) {
+    let real = spiderpig_executor::clock::SystemClock.now_ms();
+    let now = clock.now_ms();
+    if real > now {
+        clock.advance_ms(real - now);
+    }
 }
 
 /// What signing in showed, for the cookie tests.
@@ -432,6 +464,7 @@ impl Browser {
         let authorize = location(&start)?;
         let callback = self.url("/oidc/callback");
         let back = login_via_forms(&authorize, user, password, &callback).await?;
+        catch_up(&self.clock);
         let path = format!("/oidc/callback?{}", back.query().unwrap_or(""));
         Ok(self.get(&path).await?)
     }
@@ -458,20 +491,18 @@ impl Browser {
         let enrolled_now = match secret_re.captures(&html) {
             Some(c) => {
                 let mut s = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
-                s.insert(user.to_string(), c[1].to_string());
+                let enrolled = Enrolled {
+                    secret: c[1].to_string(),
+                    last_step: None,
+                };
+                s.insert(user.to_string(), enrolled);
                 true
             }
             None => false,
         };
-        let secret = {
-            let s = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
-            let b32 = s
-                .get(user)
-                .context("no enrolment page and no known secret")?;
-            TotpSecret::from_base32(b32)?
-        };
         let csrf = meta_csrf(&html).context("no csrf-token meta on /totp")?;
-        let code = fresh_code(&self.clock, &secret);
+        let code = fresh_code(&self.clock, &self.secrets, user)
+            .context("no enrolment page and no known secret")?;
         let done = self
             .client
             .post(self.url("/totp"))
@@ -498,12 +529,10 @@ impl Browser {
         })
     }
 
-    /// A fresh TOTP code for the signed-in user (moves the clock a step).
+    /// A TOTP code the signed-in user has not used yet.
     pub fn totp(&self) -> anyhow::Result<String> {
         let user = self.user.as_deref().context("not signed in")?;
-        let s = self.secrets.lock().unwrap_or_else(|e| e.into_inner());
-        let secret = TotpSecret::from_base32(s.get(user).context("no secret")?)?;
-        Ok(fresh_code(&self.clock, &secret))
+        fresh_code(&self.clock, &self.secrets, user)
     }
 
     /// Open `/ws` as this browser's page would: its session cookie and the

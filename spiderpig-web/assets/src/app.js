@@ -10,7 +10,8 @@
  * connection banner, alerts, action buttons, notifications, the freeze
  * banner and live job rows. Page code is loaded only where it is used:
  * dashboard.js on the dashboard; xterm.js, addon-fit.js, terminal.js and
- * job.js on a job page.
+ * job.js on a job page; uplot.js, uplot.css and monitor.js (the monitoring
+ * panels) on both.
  *
  * DOM contract. The pages document theirs at the top of
  * spiderpig-web/src/pages/{layout,dashboard,job}.rs; this script relies on:
@@ -34,7 +35,7 @@
  *
  * WebSocket /ws: server → client JSON text frames {type: queue | job |
  * prompt_opened | prompt_closed | freeze | log | skipped | error | revoked |
- * heartbeat | executor}; unknown types are ignored. Client → server:
+ * heartbeat | executor | metrics (monitor.js)}; unknown types are ignored. Client → server:
  * {type: "watch", job, after_seq} (job.js). Close code 4001: signed out.
  */
 'use strict';
@@ -665,16 +666,34 @@
     );
   }
 
+  /** uPlot and monitor.js, then the monitoring panels (dashboard and job
+   * page). Never fails: without uPlot the panels are text; without
+   * monitor.js the page works without them. */
+  async function startMonitor() {
+    try {
+      const uplot = Promise.all([
+        loadStyle('/assets/uplot.css'),
+        typeof globalThis.uPlot === 'function' ? null : loadScript('/assets/uplot.js'),
+      ]).catch((e) => console.warn('SpiderPig: charts are unavailable; the panels are text', e));
+      await Promise.all([uplot, loadScript('/assets/monitor.js')]);
+      SpiderPig.monitor.start({ page });
+    } catch (e) {
+      console.warn('SpiderPig: the monitoring panels are unavailable', e);
+    }
+  }
+
   /** Loads and starts the page's own script; resolves when it listens. */
   async function startPage() {
     if (page === 'dashboard') {
       await loadScript('/assets/dashboard.js');
       SpiderPig.dashboard.start();
+      await startMonitor();
     } else if (page === 'job') {
       // The job page's controls run even when xterm.js does not load.
       const terminal = loadTerminal();
       await Promise.all([loadScript('/assets/terminal.js'), loadScript('/assets/job.js')]);
       SpiderPig.jobPage.start({ withTerminal: await terminal });
+      await startMonitor();
     }
   }
 

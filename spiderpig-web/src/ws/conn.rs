@@ -1,6 +1,6 @@
-//! One WebSocket's life, after the upgrade: four jobs run side by side
+//! One WebSocket's life, after the upgrade: five jobs run side by side
 //! (the browser's messages, its own executor Watch stream, its log
-//! subscription, heartbeats) and feed one writer through a short queue; the
+//! subscription, heartbeats, the monitoring frames) and feed one writer through a short queue; the
 //! first that ends decides the close code. Trust: frames from the browser
 //! are untrusted; the session was checked by the executor before upgrade
 //! and is checked again on every stream it opens.
@@ -155,6 +155,25 @@ async fn supervise(ctx: &Ctx, stream: SplitStream<WebSocket>) -> End {
         end = events::run(ctx) => end,
         end = logs::run(ctx, target_rx) => end,
         end = heartbeats(ctx) => end,
+        end = metrics(ctx) => end,
+    }
+}
+
+/// The monitoring poller's `metrics` frames: the latest one at once, then
+/// each new one (a slow socket skips to the newest).
+async fn metrics(ctx: &Ctx) -> End {
+    let mut frames = ctx.conn.hub.monitor().subscribe();
+    loop {
+        let frame = frames.borrow_and_update().clone();
+        if let Some(frame) = frame
+            && ctx.out.send(frame).await.is_err()
+        {
+            return End::ClientGone;
+        }
+        if frames.changed().await.is_err() {
+            // The monitor is gone (never while the hub lives).
+            return std::future::pending().await;
+        }
     }
 }
 

@@ -74,11 +74,15 @@ async fn open(ctx: &Ctx) -> Result<Streaming<pb::Event>, Status> {
 async fn pump(ctx: &Ctx, mut stream: Streaming<pb::Event>) -> Result<Ended, Gone> {
     loop {
         match stream.message().await {
-            Ok(Some(event)) => match incoming(&event) {
-                Incoming::Forward(frame) => ctx.out.send(frame).await?,
-                Incoming::Revoked(reason) => return Ok(Ended::Revoked(reason)),
-                Incoming::Ignore => {}
-            },
+            Ok(Some(event)) => {
+                // The monitoring panels follow the job holding the lock.
+                ctx.conn.hub.monitor().see_event(&event);
+                match incoming(&event) {
+                    Incoming::Forward(frame) => ctx.out.send(frame).await?,
+                    Incoming::Revoked(reason) => return Ok(Ended::Revoked(reason)),
+                    Incoming::Ignore => {}
+                }
+            }
             Err(status) if classify(&status) == Class::Revoked => {
                 return Ok(Ended::Revoked(SESSION_ENDED.into()));
             }

@@ -1,5 +1,5 @@
 //! What all WebSockets share, kept in `AppState`: the connection cap, the
-//! shutdown signal and the per-job log fan-out. Trust: internal; it holds
+//! shutdown signal, the per-job log fan-out and the monitoring poller. Trust: internal; it holds
 //! the session tokens of open sockets only while they are open, and never
 //! logs them.
 
@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::fanout::LogFanout;
 use crate::config::Limits;
 use crate::executor::Executor;
+use crate::monitor::Monitor;
 
 /// Shared by every socket; cheap to clone.
 #[derive(Clone)]
@@ -27,10 +28,18 @@ struct Inner {
     shutdown: CancellationToken,
     fanout: LogFanout,
     invalid: AtomicU64,
+    /// The monitoring panels' poller (its frames go to every socket).
+    monitor: Monitor,
 }
 
 impl WsHub {
+    /// A hub whose monitoring is off (panels say "not configured").
     pub fn new(limits: &Limits, executor: Executor) -> WsHub {
+        let monitor = Monitor::from_config(&crate::monitor::config::Monitoring::default());
+        WsHub::with_monitor(limits, executor, monitor)
+    }
+
+    pub fn with_monitor(limits: &Limits, executor: Executor, monitor: Monitor) -> WsHub {
         WsHub {
             inner: Arc::new(Inner {
                 permits: Arc::new(Semaphore::new(limits.ws_connections)),
@@ -38,6 +47,7 @@ impl WsHub {
                 shutdown: CancellationToken::new(),
                 fanout: LogFanout::new(executor, limits.ws_queue),
                 invalid: AtomicU64::new(0),
+                monitor,
             }),
         }
     }
@@ -71,6 +81,10 @@ impl WsHub {
     /// Sockets open now.
     pub fn open_sockets(&self) -> usize {
         self.inner.max - self.inner.permits.available_permits()
+    }
+
+    pub fn monitor(&self) -> &Monitor {
+        &self.inner.monitor
     }
 
     pub(crate) fn fanout(&self) -> &LogFanout {

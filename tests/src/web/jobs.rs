@@ -24,7 +24,13 @@ impl Browser {
 
     /// `POST /api/jobs` with a fresh TOTP code; the new job (201 expected).
     pub async fn submit(&self, changes: Value) -> anyhow::Result<Value> {
-        let body = json!({"changes": changes, "totp": self.totp()?});
+        let code = self.totp()?;
+        self.submit_with_code(changes, &code).await
+    }
+
+    /// `POST /api/jobs` with this code; the new job (201 expected).
+    pub async fn submit_with_code(&self, changes: Value, code: &str) -> anyhow::Result<Value> {
+        let body = json!({"changes": changes, "totp": code});
         let res = self.post_json("/api/jobs", &body).await?;
         let status = res.status();
         let text = res.text().await?;

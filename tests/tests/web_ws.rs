@@ -1,0 +1,261 @@
+//! The WebSocket `/ws` over the real stack (docs/SECURITY-TESTS.md cases
+//! 24–27): who may open one, what a browser may send, what a slow reader
+//! costs, and resuming a job's log after a dropped connection.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use spiderpig_tests::web::{Frame, WebHarness, WebOptions, WsClient, id_of, refused_status};
+use tokio_tungstenite::tungstenite::Message;
+
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_upgrade_from_a_foreign_or_missing_origin_is_refused() -> anyhow::Result<()> {
+    let web = WebHarness::start(WebOptions::default()).await?;
+    let mut b = web.browser();
+    b.login("deployer1", "deployer1-pass").await?;
+    let cookie = format!("__Host-spiderpig={}", b.session().unwrap());
+    let port = web.addr.port();
+    let look_alike = format!("{}.evil.com", web.origin);
+    let other_scheme = format!("http://127.0.0.1:{port}");
+    let other_port = format!("https://127.0.0.1:{}", port.wrapping_add(1));
+    let slash = format!("{}/", web.origin);
+    let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("no Origin", vec![("cookie", &cookie)]),
+        ("Origin null", vec![("origin", "null"), ("cookie", &cookie)]),
+        (
+            "foreign",
+            vec![("origin", "https://evil.example"), ("cookie", &cookie)],
+        ),
+        (
+            "look-alike",
+            vec![("origin", &look_alike), ("cookie", &cookie)],
+        ),
+        ("http", vec![("origin", &other_scheme), ("cookie", &cookie)]),
+        (
+            "other port",
+            vec![("origin", &other_port), ("cookie", &cookie)],
+        ),
+        (
+            "trailing slash",
+            vec![("origin", &slash), ("cookie", &cookie)],
+        ),
+        (
+            "two Origins",
+            vec![
+                ("origin", &web.origin),
+                ("origin", "https://evil.example"),
+                ("cookie", &cookie),
+            ],
+        ),
+        (
+            "Sec-Fetch-Site instead",
+            vec![("sec-fetch-site", "same-origin"), ("cookie", &cookie)],
+        ),
+    ];
+    for (what, headers) in cases {
+        let err = web.ws_raw(&headers, None).await.err();
+        let err = err.unwrap_or_else(|| panic!("{what}: upgraded"));
+        assert_eq!(refused_status(&err), Some(403), "{what}: {err}");
+    }
+    // The same cookie with the right Origin is accepted.
+    let mut ok = web
+        .ws_raw(&[("origin", &web.origin), ("cookie", &cookie)], None)
+        .await?;
+    ok.wait_for(SECS(5), |f| f["type"] == "queue").await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_upgrade_without_a_session_past_totp_is_refused() -> anyhow::Result<()> {
+    let web = WebHarness::start(WebOptions::default()).await?;
+    // Signed in at the IDP, TOTP not yet passed.
+    let pre = web.browser();
+    assert_eq!(pre.oidc("deployer1", "deployer1-pass").await?.status(), 303);
+    let pre_cookie = format!("__Host-spiderpig={}", pre.session().unwrap());
+    let made_up = format!("__Host-spiderpig={}", "A".repeat(43));
+    for (what, cookie) in [
+        ("no cookie", None),
+        ("made-up token", Some(made_up.as_str())),
+        ("odd characters", Some("__Host-spiderpig=a;b")),
+        ("pre-TOTP session", Some(pre_cookie.as_str())),
+    ] {
+        let mut headers = vec![("origin", web.origin.as_str())];
+        if let Some(c) = cookie {
+            headers.push(("cookie", c));
+        }
+        let err = web.ws_raw(&headers, None).await.err();
+        let err = err.unwrap_or_else(|| panic!("{what}: upgraded"));
+        assert_eq!(refused_status(&err), Some(401), "{what}: {err}");
+    }
+    Ok(())
+}
+
+/// Open a socket for a signed-in deployer1 and wait for the first snapshot.
+async fn socket(web: &WebHarness) -> anyhow::Result<WsClient> {
+    let mut b = web.browser();
+    b.login("deployer1", "deployer1-pass").await?;
+    let mut ws = b.ws().await?;
+    ws.wait_for(SECS(5), |f| f["type"] == "queue").await?;
+    Ok(ws)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_binary_and_invalid_frames_close_the_socket() -> anyhow::Result<()> {
+    let web = WebHarness::start(WebOptions::default()).await?;
+    // Over limits.ws_message_bytes (16 KiB): 1009.
+    let mut ws = socket(&web).await?;
+    let big = format!(
+        "{{\"type\":\"watch\",\"job\":1,\"pad\":\"{}\"}}",
+        "x".repeat(20 * 1024)
+    );
+    ws.send(Message::text(big)).await?;
+    assert_eq!(ws.close_code(SECS(5)).await?, Some(1009));
+    // Binary: 1003.
+    let mut ws = socket(&web).await?;
+    ws.send(Message::binary(vec![0u8; 16])).await?;
+    assert_eq!(ws.close_code(SECS(5)).await?, Some(1003));
+    // Ten messages that are not ours: 1008; a ping is still answered first.
+    let mut ws = socket(&web).await?;
+    ws.send_json(&json!({"type": "ping"})).await?;
+    ws.wait_for(SECS(5), |f| f["type"] == "heartbeat").await?;
+    for bad in 0..10 {
+        ws.send(Message::text(format!("not json {bad}"))).await?;
+    }
+    assert_eq!(ws.close_code(SECS(5)).await?, Some(1008));
+    Ok(())
+}
+
+/// Seqs of the `log` frames for `job` (asserting each frame is that job's).
+fn log_seqs(frame: &Value, job: u64) -> Vec<u64> {
+    assert_eq!(frame["job"], job, "{frame}");
+    frame["records"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|r| r["seq"].as_u64()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnected_socket_resumes_the_log_without_gap_or_duplicate() -> anyhow::Result<()> {
+    let web = WebHarness::start(WebOptions::default()).await?;
+    let mut b = web.browser();
+    b.login("deployer1", "deployer1-pass").await?;
+    let id = id_of(&b.submit(json!([42])).await?);
+    let mut ws = b.ws().await?;
+    ws.watch(id, 0).await?;
+    b.act(id, "ready").await?;
+    // Follow until scap asks its first question.
+    let asking = b
+        .wait_job(id, "asking", |j| j["state"] == "awaiting_input")
+        .await?;
+    let upto = asking["last_seq"].as_u64().unwrap();
+    let mut seqs = Vec::new();
+    while seqs.last().copied().unwrap_or(0) < upto {
+        let frame = ws.wait_for(SECS(10), |f| f["type"] == "log").await?;
+        seqs.extend(log_seqs(&frame, id));
+    }
+    // The connection drops; the job goes on meanwhile.
+    drop(ws);
+    b.answer(id, "Backport the changes?", "y").await?;
+    b.answer(id, "Continue with deployment?", "y").await?;
+    let done = b.wait_state(id, "awaiting_finish").await?;
+    let last = done["last_seq"].as_u64().unwrap();
+    assert!(last > upto + 10, "the job wrote little while away");
+
+    // Reconnect and resume from the last seq shown.
+    let mut ws = b.ws().await?;
+    ws.watch(id, *seqs.last().unwrap()).await?;
+    while seqs.last().copied().unwrap_or(0) < last {
+        let frame = ws.wait_for(SECS(10), |f| f["type"] == "log").await?;
+        seqs.extend(log_seqs(&frame, id));
+    }
+    let expected: Vec<u64> = (1..=last).collect();
+    assert_eq!(seqs, expected, "gap or duplicate across the reconnection");
+    // Nothing more arrives for it.
+    for f in ws.drain(Duration::from_millis(500)).await {
+        assert_ne!(f["type"], "log", "extra log frame {f}");
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_never_reads_is_told_it_skipped_while_others_get_everything()
+-> anyhow::Result<()> {
+    const LINES: u64 = 20_000;
+    let mut opts = WebOptions::default();
+    opts.harness.fake_scap =
+        json!({"pace": "instant", "record_invocations": true, "flood_lines": LINES});
+    opts.limits = vec!["ws_queue = 16".into()];
+    let web = WebHarness::start(opts).await?;
+    let mut b = web.browser();
+    b.login("deployer1", "deployer1-pass").await?;
+    let id = id_of(&b.submit(json!([1006])).await?);
+    let cookie = format!("__Host-spiderpig={}", b.session().unwrap());
+    // The slow one: a tiny kernel receive buffer, and it never reads.
+    let mut slow = web
+        .ws_raw(&[("origin", &web.origin), ("cookie", &cookie)], Some(4096))
+        .await?;
+    slow.watch(id, 0).await?;
+    let mut fast = b.ws().await?;
+    fast.watch(id, 0).await?;
+    let reader = tokio::spawn(async move {
+        let (mut seqs, mut skipped) = (Vec::new(), false);
+        loop {
+            match fast.next_frame(SECS(30)).await {
+                Frame::Json(f) if f["type"] == "log" => seqs.extend(log_seqs(&f, id)),
+                Frame::Json(f) if f["type"] == "skipped" => skipped = true,
+                Frame::Json(_) | Frame::Other(_) => {}
+                _ => break,
+            }
+            if seqs.len() as u64 > LINES {
+                // The flood is in; keep reading whatever follows it.
+                let rest = fast.drain(Duration::from_millis(500)).await;
+                for f in rest.iter().filter(|f| f["type"] == "log") {
+                    seqs.extend(log_seqs(f, id));
+                }
+                skipped |= rest.iter().any(|f| f["type"] == "skipped");
+                break;
+            }
+        }
+        (seqs, skipped)
+    });
+    // Let both watches register before the flood starts.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.act(id, "ready").await?;
+    b.answer(id, "Backport the changes?", "y").await?;
+    let started = std::time::Instant::now();
+    // The executor is not held up by the socket that does not read.
+    let done = b.wait_state(id, "awaiting_finish").await?;
+    eprintln!("flood of {LINES} lines took {:?}", started.elapsed());
+    assert_eq!(done["exit_code"], 0);
+    let (seqs, fast_skipped) = reader.await?;
+    assert!(!fast_skipped, "the reading socket was told it skipped");
+    assert!(seqs.len() as u64 > LINES, "fast socket got {}", seqs.len());
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert!(
+        seqs == expected,
+        "the reading socket saw a gap or a duplicate"
+    );
+
+    // The one that never read now finds a skip notice in what it was sent.
+    let mut skipped = None;
+    let mut n = 0usize;
+    let mut slow_seqs = Vec::new();
+    loop {
+        match slow.next_frame(SECS(5)).await {
+            Frame::Json(f) if f["type"] == "skipped" => {
+                skipped = Some(f);
+                break;
+            }
+            Frame::Json(f) if f["type"] == "log" => { n += 1; slow_seqs.extend(log_seqs(&f, id)); }
+            Frame::Json(_) | Frame::Other(_) => {}
+            other => { eprintln!("slow ended: {other:?}"); break },
+        }
+    }
+    eprintln!("slow: {n} log frames, {} records, first {:?} last {:?}", slow_seqs.len(), slow_seqs.first(), slow_seqs.last());
+    let skipped = skipped.expect("the stalled socket was never told it skipped");
+    assert_eq!(skipped["job"], id);
+    assert!(skipped["next_seq"].as_u64().unwrap() > 1);
+    Ok(())
+}
