@@ -7,6 +7,7 @@ SPIDERPIG_APT_PACKAGES=(
   nodejs      # the test OpenID Provider (npm oidc-provider)
   npm
   strace      # tests/tests/executor_admin.rs: proves `ctl` never opens the redb file (case 42)
+  prometheus  # the monitoring panel tests run the real server (spiderpig-web/tests/prometheus.rs)
   systemd     # systemd-analyze, -sysusers, -tmpfiles: tests/tests/systemd_units.rs (case 49)
   util-linux  # setpriv and unshare: peer checks as other uids, tmpfiles in a private mount
 )

@@ -248,12 +248,23 @@ async fn a_socket_that_never_reads_is_told_it_skipped_while_others_get_everythin
                 skipped = Some(f);
                 break;
             }
-            Frame::Json(f) if f["type"] == "log" => { n += 1; slow_seqs.extend(log_seqs(&f, id)); }
+            Frame::Json(f) if f["type"] == "log" => {
+                n += 1;
+                slow_seqs.extend(log_seqs(&f, id));
+            }
             Frame::Json(_) | Frame::Other(_) => {}
-            other => { eprintln!("slow ended: {other:?}"); break },
+            other => {
+                eprintln!("slow ended: {other:?}");
+                break;
+            }
         }
     }
-    eprintln!("slow: {n} log frames, {} records, first {:?} last {:?}", slow_seqs.len(), slow_seqs.first(), slow_seqs.last());
+    eprintln!(
+        "slow: {n} log frames, {} records, first {:?} last {:?}",
+        slow_seqs.len(),
+        slow_seqs.first(),
+        slow_seqs.last()
+    );
     let skipped = skipped.expect("the stalled socket was never told it skipped");
     assert_eq!(skipped["job"], id);
     assert!(skipped["next_seq"].as_u64().unwrap() > 1);
