@@ -33,7 +33,10 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Not `no-referrer`: under it browsers send `Origin: null` on form
+        // POSTs (Fetch, "serializing a request origin"), which the exact
+        // Origin check refuses. `same-origin` still sends nothing elsewhere.
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(

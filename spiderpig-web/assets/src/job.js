@@ -247,6 +247,10 @@
         SP.clearAlert();
         if (promptBox && promptBox.dataset.prompt === String(body.prompt_id)) renderPrompt(null);
         SP.publishJob(answer);
+        // The answer is the job as it was when scap got the line; the socket
+        // may already have brought a newer one (scap exiting right after an
+        // answer), which that snapshot must not undo: read the job again.
+        SP.apiGet('/api/jobs/' + jobId).then(SP.publishJob, () => {});
       } catch (e) {
         SP.showAlert(e.message);
         controls.forEach((c) => { c.disabled = false; });
@@ -272,6 +276,9 @@
 
     function applyJob(j) {
       if (!j || j.id !== jobId) return;
+      // An older snapshot than the one shown (an action's answer that lost
+      // the race with the socket's job frame) is dropped: the log only grows.
+      if (Number.isSafeInteger(j.last_seq) && Number.isSafeInteger(job.last_seq) && j.last_seq < job.last_seq) return;
       const before = job.state;
       job = j;
       root.dataset.state = j.state;

@@ -166,7 +166,53 @@
    */
   const SWALLOWED_OSC = Object.freeze([0, 1, 2, 4, 8, 10, 11, 12, 52, 104, 110, 111, 112]);
 
+  /**
+   * xterm.js 6 writes its theme and cell sizes into `<style>` elements and
+   * some cell colours with setAttribute('style'): inline styles, which the
+   * CSP (`style-src 'self'`, no 'unsafe-inline') refuses, leaving the
+   * terminal unstyled and raising securitypolicyviolation events. Its
+   * `<style>` elements become constructed stylesheets (adoptedStyleSheets,
+   * allowed under the CSP) and its style attributes CSSOM `cssText`, which
+   * is the same style set the way a CSP allows. Only script can do either:
+   * markup with a `style` attribute or element stays refused.
+   */
+  function cspSafeStyles() {
+    if (document.__spiderpigStyles || typeof CSSStyleSheet !== 'function' || !('adoptedStyleSheets' in document)) return;
+    document.__spiderpigStyles = true;
+    const create = document.createElement.bind(document);
+    document.createElement = function (tag, options) {
+      if (String(tag).toLowerCase() !== 'style') return create(tag, options);
+      const stand = create('span', options);
+      stand.hidden = true;
+      const sheet = new CSSStyleSheet();
+      let text = '';
+      const set = (v) => {
+        text = String(v);
+        sheet.replaceSync(text);
+      };
+      Object.defineProperty(stand, 'textContent', { get: () => text, set, configurable: true });
+      Object.defineProperty(stand, 'innerText', { get: () => text, set, configurable: true });
+      Object.defineProperty(stand, 'sheet', { get: () => sheet, configurable: true });
+      document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+      const remove = stand.remove.bind(stand);
+      stand.remove = () => {
+        document.adoptedStyleSheets = document.adoptedStyleSheets.filter((s) => s !== sheet);
+        remove();
+      };
+      return stand;
+    };
+    const setAttribute = Element.prototype.setAttribute;
+    Element.prototype.setAttribute = function (name, value) {
+      if (String(name).toLowerCase() === 'style' && this instanceof HTMLElement) {
+        this.style.cssText = String(value);
+        return;
+      }
+      setAttribute.call(this, name, value);
+    };
+  }
+
   function createTerminal(host) {
+    cspSafeStyles();
     const term = new globalThis.Terminal({
       disableStdin: true,
       convertEol: true,

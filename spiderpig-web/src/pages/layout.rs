@@ -25,6 +25,8 @@ pub fn document(frame: &Frame<'_>, body: Markup) -> Markup {
                 meta name="csrf-token" content=(frame.csrf);
                 meta name="color-scheme" content="light dark";
                 title { (frame.title) " · SpiderPig" }
+                // No /favicon.ico request (a 404 the console would report).
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href="/assets/app.css";
                 script src="/assets/app.js" defer {}
             }
