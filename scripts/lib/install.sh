@@ -10,6 +10,7 @@ SPIDERPIG_APT_PACKAGES=(
   prometheus  # the monitoring panel tests run the real server (spiderpig-web/tests/prometheus.rs)
   systemd     # systemd-analyze, -sysusers, -tmpfiles: tests/tests/systemd_units.rs (case 49)
   util-linux  # setpriv and unshare: peer checks as other uids, tmpfiles in a private mount
+  chromium    # tests/e2e: headless browser tests, driven by npm playwright-core over CDP
 )
 
 step() { printf '\n==> %s\n' "$*"; }
