@@ -75,10 +75,12 @@ impl Gerrit {
         &self.base
     }
 
-    /// Details of one change (`GET /changes/<n>?o=DETAILED_ACCOUNTS`).
+    /// Details of one change (`GET <base>/r/changes/<n>?o=DETAILED_ACCOUNTS`).
+    /// Gerrit lives under `/r/` of the base, as the policy crate reads change
+    /// links (`<base>/r/<n>`, `<base>/r/c/...`) and as on gerrit.wikimedia.org.
     pub async fn change(&self, number: ChangeNumber) -> Result<ChangeInfo, WebError> {
         let url = format!(
-            "{}/changes/{}?o=DETAILED_ACCOUNTS",
+            "{}/r/changes/{}?o=DETAILED_ACCOUNTS",
             self.base.as_str(),
             number.get()
         );

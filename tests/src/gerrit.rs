@@ -1,7 +1,10 @@
-//! A Gerrit stand-in on loopback: `GET /changes/{n}` answers in the shape of
-//! Gerrit's REST API (`ChangeInfo`, behind the `)]}'` XSSI prefix), and
-//! `404 Not found: n` for numbers it does not know. Trust: test-only; what
-//! it says is shown by spiderpig-web as text and decides nothing.
+//! A Gerrit stand-in on loopback: `GET /r/changes/{n}` answers in the shape
+//! of Gerrit's REST API (`ChangeInfo`, behind the `)]}'` XSSI prefix), and
+//! `404 Not found: n` for numbers it does not know. Like gerrit.wikimedia.org,
+//! Gerrit lives under `/r/` of the base URL (`gerrit_url` is the bare
+//! origin, as the policy crate reads change links `<base>/r/<n>`), so the
+//! REST API is `<base>/r/changes/`. Trust: test-only; what it says is shown
+//! by spiderpig-web as text and decides nothing.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -156,7 +159,8 @@ struct Shared {
 
 /// A running stand-in; stopped when dropped.
 pub struct GerritStandIn {
-    /// `http://127.0.0.1:<port>`, for `gerrit_url`.
+    /// `http://127.0.0.1:<port>`, for `gerrit_url` (the REST API is under
+    /// `/r/changes/`).
     pub url: String,
     pub addr: SocketAddr,
     shared: Arc<Shared>,
@@ -171,7 +175,7 @@ impl GerritStandIn {
             requests: AtomicU64::new(0),
         });
         let app = Router::new()
-            .route("/changes/{id}", get(change))
+            .route("/r/changes/{id}", get(change))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
@@ -205,7 +209,7 @@ impl Drop for GerritStandIn {
     }
 }
 
-/// `GET /changes/{id}` (any query string, e.g. `?o=DETAILED_ACCOUNTS`).
+/// `GET /r/changes/{id}` (any query string, e.g. `?o=DETAILED_ACCOUNTS`).
 async fn change(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
     shared.requests.fetch_add(1, Ordering::SeqCst);
     let found = id.parse::<u64>().ok().and_then(|n| shared.changes.get(&n));

@@ -30,7 +30,7 @@ use tokio::process::{Child, Command};
 pub const CLIENT_ID: &str = "spiderpig-test";
 
 /// How long [`TestIdp::start`] waits for the `READY` line.
-const READY_TIMEOUT: Duration = Duration::from_secs(20);
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Most of the provider's stderr kept for [`TestIdp::logs`] and error messages.
 const LOG_LIMIT: usize = 64 * 1024;

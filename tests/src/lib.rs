@@ -7,7 +7,7 @@
 //! - [`bins`]: finding (and building) the workspace's binaries.
 //! - [`drive`]: a deployer client that drives jobs over gRPC.
 //! - [`executor`]: a whole executor with the IDP and fake-scap in a temp dir.
-//! - [`gerrit`]: a Gerrit REST stand-in on loopback (`GET /changes/{n}`).
+//! - [`gerrit`]: a Gerrit REST stand-in on loopback (`GET /r/changes/{n}`).
 //! - [`web`]: the whole stack: executor, Gerrit stand-in and spiderpig-web
 //!   over HTTPS, with a cookie-keeping browser and a WebSocket client.
 //!

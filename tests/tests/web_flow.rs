@@ -6,6 +6,7 @@
 
 use serde_json::json;
 use spiderpig_tests::gerrit::SCRIPT_SUBJECT;
+use spiderpig_tests::web::Browser;
 use spiderpig_tests::web::{WebHarness, WebOptions, id_of};
 
 const SECRET_FRAGMENT: &str = "/srv/patches/";
@@ -39,6 +40,20 @@ async fn two_deployers_queue_deploy_and_hand_over_through_the_web() -> anyhow::R
         "JSON carries the text as it is"
     );
     assert!(web.gerrit.requests() >= 2);
+    // A change Gerrit does not know is a row with the reason, not a failure.
+    let (status, rows) = d1.json("/api/changes?input=44,999").await?;
+    assert_eq!(status, 200, "{rows}");
+    assert_eq!(rows[0]["status"], "MERGED");
+    assert_eq!(rows[1]["number"], 999);
+    assert!(
+        rows[1]["error"].as_str().unwrap().contains("not found"),
+        "{rows}"
+    );
+    // A list that does not parse is refused before anyone is asked.
+    let asked = web.gerrit.requests();
+    let (status, err) = d1.json("/api/changes?input=42%3B%20rm%20-rf%20%2F").await?;
+    assert_eq!((status, &err["error"]), (400, &json!("bad_request")));
+    assert_eq!(web.gerrit.requests(), asked);
 
     // The same check as a page: the subject is text, never markup.
     let page = d1.get("/deploy/new?changes=42%0A43").await?;
@@ -175,5 +190,72 @@ async fn a_second_sign_in_asks_for_a_code_not_a_new_secret() -> anyhow::Result<(
     // Both sessions are live: signing in elsewhere ends nothing.
     assert_eq!(first.json("/api/me").await?.0, 200);
     assert_eq!(second.json("/api/me").await?.0, 200);
+    Ok(())
+}
+
+/// The job page's pending prompt id (`section#prompt[data-prompt]`).
+async fn prompt_on_page(b: &Browser, id: u64, needle: &str) -> anyhow::Result<String> {
+    b.wait_job(id, needle, |j| {
+        j["prompt"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(needle))
+    })
+    .await?;
+    let html = b.get(&format!("/jobs/{id}")).await?.text().await?;
+    let re = regex::Regex::new(r#"id="prompt"[^>]*data-prompt="(\d+)""#)?;
+    let prompt = re.captures(&html).map(|c| c[1].to_string());
+    assert!(html.contains(r#"name="key" value="y""#), "no button for y");
+    Ok(prompt.expect("no pending prompt on the page"))
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()["location"].to_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_alone_queue_run_and_finish_a_deployment() -> anyhow::Result<()> {
+    let web = WebHarness::start(WebOptions::default()).await?;
+    let mut b = web.browser();
+    b.login("deployer1", "deployer1-pass").await?;
+
+    let check = b.get("/deploy/new?changes=44").await?.text().await?;
+    assert!(
+        check.contains(r#"id="queue-form""#),
+        "no queue form after a check"
+    );
+    let code = b.totp()?;
+    let res = b
+        .post_form("/deploy/new", &[("changes", "44"), ("totp", &code)])
+        .await?;
+    assert_eq!(res.status(), 303);
+    let page = location(&res);
+    let id: u64 = page.trim_start_matches("/jobs/").parse()?;
+
+    let html = b.get(&page).await?.text().await?;
+    assert!(html.contains(&format!(r#"action="/jobs/{id}/ready""#)));
+    let res = b.post_form(&format!("/jobs/{id}/ready"), &[]).await?;
+    assert_eq!((res.status().as_u16(), location(&res)), (303, page.clone()));
+    for needle in ["Backport the changes?", "Continue with deployment?"] {
+        let prompt = prompt_on_page(&b, id, needle).await?;
+        let res = b
+            .post_form(
+                &format!("/jobs/{id}/respond"),
+                &[("prompt_id", &prompt), ("key", "y")],
+            )
+            .await?;
+        assert_eq!(res.status(), 303, "{needle}");
+    }
+    b.wait_state(id, "awaiting_finish").await?;
+
+    // A refused action: the job page again, with the reason and its status.
+    let res = b.post_form(&format!("/jobs/{id}/ready"), &[]).await?;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await?.contains(r#"id="page-error""#));
+
+    let res = b.post_form(&format!("/jobs/{id}/finish"), &[]).await?;
+    assert_eq!(res.status(), 303);
+    assert_eq!(b.json(&format!("/api/jobs/{id}")).await?.1["state"], "done");
+    let history = b.get("/history?user=deployer1").await?.text().await?;
+    assert!(history.contains(&format!(r#"data-job="{id}""#)));
     Ok(())
 }

@@ -73,6 +73,34 @@ async fn session_cookie_is_host_prefixed_and_renewed_after_totp() -> anyhow::Res
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_from_another_browsers_login_gives_no_session() -> anyhow::Result<()> {
+    let web = WebHarness::start(WebOptions::default()).await?;
+    // The victim's browser is sent a callback URL from a login the attacker
+    // started (login CSRF): the login is bound to the attacker's browser.
+    let attacker = web.browser();
+    let start = attacker.get("/login/start").await?;
+    let authorize = start.headers()["location"].to_str()?.to_string();
+    let callback = format!("{}/oidc/callback", web.origin);
+    let back =
+        spiderpig_tests::idp::login_via_forms(&authorize, "deployer2", "deployer2-pass", &callback)
+            .await?;
+    let victim = web.browser();
+    let res = victim
+        .get(&format!("/oidc/callback?{}", back.query().unwrap_or("")))
+        .await?;
+    assert_eq!(res.status(), 400, "the callback was accepted");
+    assert_eq!(victim.session(), None);
+    let sessions = web
+        .exec
+        .admin()
+        .list_sessions(pb::ListSessionsRequest {})
+        .await?
+        .into_inner();
+    assert!(sessions.sessions.is_empty(), "{sessions:?}");
+    Ok(())
+}
+
 /// Nothing was queued and scap was never started.
 async fn assert_nothing_happened(web: &WebHarness, b: &Browser) -> anyhow::Result<()> {
     let queue = web
@@ -224,7 +252,16 @@ fn assert_security_headers(what: &str, res: &reqwest::Response) {
         .unwrap_or_else(|| panic!("{what}: HSTS without max-age: {hsts}"));
     assert!(max_age >= 31_536_000, "{what}: HSTS max-age {max_age}");
     assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
-    assert!(!get("referrer-policy").is_empty(), "{what}");
+    let referrer = get("referrer-policy");
+    assert!(
+        ["no-referrer", "same-origin", "strict-origin"].contains(&referrer.as_str()),
+        "{what}: Referrer-Policy {referrer}"
+    );
+    assert_eq!(get("x-frame-options"), "DENY", "{what}");
+    // Only assets may be cached.
+    if !what.contains("asset") {
+        assert_eq!(get("cache-control"), "no-store", "{what}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,10 +2,12 @@
 //! 24–27): who may open one, what a browser may send, what a slow reader
 //! costs, and resuming a job's log after a dropped connection.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use spiderpig_tests::web::{Frame, WebHarness, WebOptions, WsClient, id_of, refused_status};
+use spiderpig_tests::web::{
+    Frame, WebHarness, WebOptions, WsClient, id_of, refused_error, refused_status,
+};
 use tokio_tungstenite::tungstenite::Message;
 
 const SECS: fn(u64) -> Duration = Duration::from_secs;
@@ -58,6 +60,7 @@ async fn ws_upgrade_from_a_foreign_or_missing_origin_is_refused() -> anyhow::Res
         let err = web.ws_raw(&headers, None).await.err();
         let err = err.unwrap_or_else(|| panic!("{what}: upgraded"));
         assert_eq!(refused_status(&err), Some(403), "{what}: {err}");
+        assert_eq!(refused_error(&err).as_deref(), Some("cross_site"), "{what}");
     }
     // The same cookie with the right Origin is accepted.
     let mut ok = web
@@ -75,11 +78,19 @@ async fn ws_upgrade_without_a_session_past_totp_is_refused() -> anyhow::Result<(
     assert_eq!(pre.oidc("deployer1", "deployer1-pass").await?.status(), 303);
     let pre_cookie = format!("__Host-spiderpig={}", pre.session().unwrap());
     let made_up = format!("__Host-spiderpig={}", "A".repeat(43));
-    for (what, cookie) in [
-        ("no cookie", None),
-        ("made-up token", Some(made_up.as_str())),
-        ("odd characters", Some("__Host-spiderpig=a;b")),
-        ("pre-TOTP session", Some(pre_cookie.as_str())),
+    for (what, cookie, error) in [
+        ("no cookie", None, "unauthenticated"),
+        ("made-up token", Some(made_up.as_str()), "unauthenticated"),
+        (
+            "odd characters",
+            Some("__Host-spiderpig=a;b"),
+            "unauthenticated",
+        ),
+        (
+            "pre-TOTP session",
+            Some(pre_cookie.as_str()),
+            "totp_required",
+        ),
     ] {
         let mut headers = vec![("origin", web.origin.as_str())];
         if let Some(c) = cookie {
@@ -88,6 +99,7 @@ async fn ws_upgrade_without_a_session_past_totp_is_refused() -> anyhow::Result<(
         let err = web.ws_raw(&headers, None).await.err();
         let err = err.unwrap_or_else(|| panic!("{what}: upgraded"));
         assert_eq!(refused_status(&err), Some(401), "{what}: {err}");
+        assert_eq!(refused_error(&err).as_deref(), Some(error), "{what}");
     }
     Ok(())
 }
@@ -116,6 +128,20 @@ async fn oversized_binary_and_invalid_frames_close_the_socket() -> anyhow::Resul
     let mut ws = socket(&web).await?;
     ws.send(Message::binary(vec![0u8; 16])).await?;
     assert_eq!(ws.close_code(SECS(5)).await?, Some(1003));
+    // A watch the executor refuses is answered with an error frame; the
+    // socket stays open.
+    let mut ws = socket(&web).await?;
+    ws.watch(999_999, 0).await?;
+    let refused = ws.wait_for(SECS(5), |f| f["type"] == "error").await?;
+    assert_eq!(refused["job"], 999_999);
+    assert_eq!(refused["error"], "not_found");
+    ws.send_json(&json!({"type": "ping"})).await?;
+    ws.wait_for(SECS(5), |f| f["type"] == "heartbeat").await?;
+    // More than 100 messages in 10 s: 1008.
+    for _ in 0..101 {
+        ws.send_json(&json!({"type": "ping"})).await?;
+    }
+    assert_eq!(ws.close_code(SECS(5)).await?, Some(1008));
     // Ten messages that are not ours: 1008; a ping is still answered first.
     let mut ws = socket(&web).await?;
     ws.send_json(&json!({"type": "ping"})).await?;
@@ -182,11 +208,16 @@ async fn a_reconnected_socket_resumes_the_log_without_gap_or_duplicate() -> anyh
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_that_never_reads_is_told_it_skipped_while_others_get_everything()
 -> anyhow::Result<()> {
-    const LINES: u64 = 20_000;
+    // Loopback TCP lets the kernel hold 2–4 MB for a socket that does not
+    // read (the sender's buffer grows with the 64 KiB loopback MSS), about
+    // 26,000 of these records here; 60,000 overflow it and the ring surely.
+    const LINES: u64 = 60_000;
     let mut opts = WebOptions::default();
     opts.harness.fake_scap =
         json!({"pace": "instant", "record_invocations": true, "flood_lines": LINES});
-    opts.limits = vec!["ws_queue = 16".into()];
+    // A ring with room for a reader that shares two CPUs with the whole
+    // stack, but not for one that never reads.
+    opts.limits = vec!["ws_queue = 64".into()];
     let web = WebHarness::start(opts).await?;
     let mut b = web.browser();
     b.login("deployer1", "deployer1-pass").await?;
@@ -199,23 +230,18 @@ async fn a_socket_that_never_reads_is_told_it_skipped_while_others_get_everythin
     slow.watch(id, 0).await?;
     let mut fast = b.ws().await?;
     fast.watch(id, 0).await?;
+    // The reading one follows until it has the job's last record (told
+    // once the job is done), within a generous limit.
+    let (target_tx, target) = tokio::sync::watch::channel(u64::MAX);
     let reader = tokio::spawn(async move {
         let (mut seqs, mut skipped) = (Vec::new(), false);
-        loop {
-            match fast.next_frame(SECS(30)).await {
+        let deadline = Instant::now() + SECS(120);
+        while seqs.last().copied().unwrap_or(0) < *target.borrow() && Instant::now() < deadline {
+            match fast.next_frame(SECS(1)).await {
                 Frame::Json(f) if f["type"] == "log" => seqs.extend(log_seqs(&f, id)),
                 Frame::Json(f) if f["type"] == "skipped" => skipped = true,
-                Frame::Json(_) | Frame::Other(_) => {}
-                _ => break,
-            }
-            if seqs.len() as u64 > LINES {
-                // The flood is in; keep reading whatever follows it.
-                let rest = fast.drain(Duration::from_millis(500)).await;
-                for f in rest.iter().filter(|f| f["type"] == "log") {
-                    seqs.extend(log_seqs(f, id));
-                }
-                skipped |= rest.iter().any(|f| f["type"] == "skipped");
-                break;
+                Frame::Close(_) | Frame::Ended(_) => break,
+                Frame::Json(_) | Frame::Other(_) | Frame::TimedOut => {}
             }
         }
         (seqs, skipped)
@@ -229,44 +255,46 @@ async fn a_socket_that_never_reads_is_told_it_skipped_while_others_get_everythin
     let done = b.wait_state(id, "awaiting_finish").await?;
     eprintln!("flood of {LINES} lines took {:?}", started.elapsed());
     assert_eq!(done["exit_code"], 0);
+    let last = done["last_seq"].as_u64().unwrap();
+    target_tx.send_replace(last);
     let (seqs, fast_skipped) = reader.await?;
     assert!(!fast_skipped, "the reading socket was told it skipped");
-    assert!(seqs.len() as u64 > LINES, "fast socket got {}", seqs.len());
-    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    let expected: Vec<u64> = (1..=last).collect();
     assert!(
         seqs == expected,
-        "the reading socket saw a gap or a duplicate"
+        "the reading socket got {} records, not 1..={last} in order",
+        seqs.len()
     );
 
-    // The one that never read now finds a skip notice in what it was sent.
-    let mut skipped = None;
-    let mut n = 0usize;
-    let mut slow_seqs = Vec::new();
-    loop {
-        match slow.next_frame(SECS(5)).await {
-            Frame::Json(f) if f["type"] == "skipped" => {
-                skipped = Some(f);
-                break;
-            }
-            Frame::Json(f) if f["type"] == "log" => {
-                n += 1;
-                slow_seqs.extend(log_seqs(&f, id));
-            }
-            Frame::Json(_) | Frame::Other(_) => {}
-            other => {
-                eprintln!("slow ended: {other:?}");
-                break;
-            }
+    // The one that never read was sent a gap-free start of the log, then
+    // told where it skipped to, then the feed from there.
+    let mut before = Vec::new();
+    let skipped = loop {
+        match slow.next_frame(SECS(30)).await {
+            Frame::Json(f) if f["type"] == "skipped" => break f,
+            Frame::Json(f) if f["type"] == "log" => before.extend(log_seqs(&f, id)),
+            Frame::Json(f) => eprintln!("DEBUG slow got {f}"),
+            Frame::Other(_) => {}
+            other => panic!(
+                "the stalled socket was never told it skipped ({} records, then {other:?})",
+                before.len()
+            ),
         }
-    }
+    };
     eprintln!(
-        "slow: {n} log frames, {} records, first {:?} last {:?}",
-        slow_seqs.len(),
-        slow_seqs.first(),
-        slow_seqs.last()
+        "the stalled socket got {} records, then {skipped}",
+        before.len()
     );
-    let skipped = skipped.expect("the stalled socket was never told it skipped");
+    let got = before.len() as u64;
+    assert_eq!(
+        before,
+        (1..=got).collect::<Vec<u64>>(),
+        "gap before the skip"
+    );
     assert_eq!(skipped["job"], id);
-    assert!(skipped["next_seq"].as_u64().unwrap() > 1);
+    let next = skipped["next_seq"].as_u64().unwrap();
+    assert!(next > got + 1, "skipped to {next} after {got}: no gap");
+    let after = slow.wait_for(SECS(5), |f| f["type"] == "log").await?;
+    assert_eq!(log_seqs(&after, id).first(), Some(&next));
     Ok(())
 }

@@ -41,6 +41,13 @@ pub fn refused_status(e: &Error) -> Option<u16> {
     }
 }
 
+/// The `error` field of a refused upgrade's JSON body.
+pub fn refused_error(e: &Error) -> Option<String> {
+    let Error::Http(res) = e else { return None };
+    let body: serde_json::Value = serde_json::from_slice(res.body().as_deref()?).ok()?;
+    body["error"].as_str().map(str::to_string)
+}
+
 impl WsClient {
     /// Connect to `wss://<addr>/ws` with `headers` (none added).
     /// `recv_buffer` shrinks the kernel's receive buffer (SO_RCVBUF) so a
