@@ -114,6 +114,7 @@ pub async fn run(
 
     shutdown.await;
     tracing::info!("shutting down");
+    engine.begin_stop();
     let _ = stop_tx.send(true);
     engine.hub().close_all();
     engine.flush_all_logs();

@@ -434,3 +434,50 @@ async fn job_logs_are_pruned_after_retention_but_the_job_and_audit_stay() -> any
     assert!(audit.records.iter().any(|r| r.action == "retention.prune"));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_with_a_full_buffer_still_ends_within_a_second_of_logout() -> anyhow::Result<()>
+{
+    let opts = HarnessOptions {
+        watch_buffer: 16,
+        fake_scap: serde_json::json!({"pace": "instant", "flood_lines": 5000}),
+        ..Default::default()
+    };
+    let h = Harness::start(opts).await?;
+    let d1 = h.login("deployer1", "deployer1-pass").await?;
+    let mut c = Driver::new(h.deployer(), &d1.token);
+    let job = c.submit(&[1006], &h.totp(&d1.secret, 1)).await?;
+    // Never read: the executor's buffer for it fills and stays full.
+    let _unread = small_window_client(&h.config.sockets.executor)
+        .watch(pb::WatchRequest {
+            ctx: None,
+            session: d1.session(),
+            job_id: job.id,
+            after_seq: 0,
+        })
+        .await?
+        .into_inner();
+    let hub = h.engine().hub().clone();
+    assert_eq!(hub.watchers(), 1);
+    c.ready(job.id).await?;
+    c.answer_all(job.id, &[("Backport the changes?", "y")])
+        .await?;
+    c.wait_state(job.id, pb::JobState::AwaitingFinish).await?;
+    assert_eq!(hub.watchers(), 1, "the unread stream is still open");
+
+    h.deployer()
+        .logout(pb::LogoutRequest {
+            ctx: None,
+            session: d1.session(),
+        })
+        .await?;
+    let started = std::time::Instant::now();
+    while hub.watchers() > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a stream waiting on a full buffer outlived its session"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}

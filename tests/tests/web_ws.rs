@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use spiderpig_tests::web::{
-    Frame, WebHarness, WebOptions, WsClient, id_of, refused_error, refused_status,
+    Frame, WebHarness, WebOptions, WsClient, id_of, refused_error, refused_status, tcp_state,
 };
 use tokio_tungstenite::tungstenite::Message;
 
@@ -227,9 +227,15 @@ async fn a_socket_that_never_reads_is_told_it_skipped_while_others_get_everythin
     b.login("deployer1", "deployer1-pass").await?;
     let id = id_of(&b.submit(json!([1006])).await?);
     let cookie = format!("__Host-spiderpig={}", b.session().unwrap());
-    // The slow one: a tiny kernel receive buffer, and it never reads.
+    // The slow one never reads. Its kernel receive buffer is fixed (no
+    // autotuning up to tcp_rmem's 32 MB) but above the 64 KiB loopback MSS:
+    // a buffer smaller than one segment stalls TCP itself (the sender waits
+    // for zero-window probes that back off towards minutes) once it reads.
     let mut slow = web
-        .ws_raw(&[("origin", &web.origin), ("cookie", &cookie)], Some(4096))
+        .ws_raw(
+            &[("origin", &web.origin), ("cookie", &cookie)],
+            Some(128 * 1024),
+        )
         .await?;
     slow.watch(id, 0).await?;
     let mut fast = b.ws().await?;
@@ -280,9 +286,10 @@ async fn a_socket_that_never_reads_is_told_it_skipped_while_others_get_everythin
             Frame::Ended(_) | Frame::Close(_) if stalled_for >= SEND_STALL => break None,
             other => panic!(
                 "the stalled socket was never told it skipped ({} records, last {:?}, \
-                 other frames {others:?}, then {other:?})",
+                 other frames {others:?}, then {other:?}; TCP: {})",
                 before.len(),
-                before.last()
+                before.last(),
+                tcp_state(slow.local.port())
             ),
         }
     };

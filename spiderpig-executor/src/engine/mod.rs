@@ -76,6 +76,9 @@ pub struct Engine {
     pub(crate) runs: Mutex<HashMap<u64, LiveRun>>,
     pub(crate) logs: Mutex<HashMap<u64, Arc<Mutex<JobLog>>>>,
     pub(crate) started_ms: i64,
+    /// Set when the executor begins to stop: scap exits seen from then on
+    /// are left to the next start's recovery (the job becomes Interrupted).
+    pub(crate) stopping: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -115,8 +118,17 @@ impl Engine {
             runs: Mutex::new(HashMap::new()),
             logs: Mutex::new(HashMap::new()),
             started_ms,
+            stopping: std::sync::atomic::AtomicBool::new(false),
             config,
         }))
+    }
+
+    /// The executor is stopping. scap dies with it (parent-death signal), so
+    /// an exit seen from now on is not recorded as scap's own: the job stays
+    /// as it is on disk and the next start marks it Interrupted.
+    pub fn begin_stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn hub(&self) -> &Arc<Hub> {

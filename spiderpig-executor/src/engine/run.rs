@@ -131,15 +131,20 @@ impl Engine {
         loop {
             tokio::select! {
                 event = handle.events.recv() => {
-                    let Some(event) = event else {
-                        self.on_exit(id, ExitInfo { code: None, signal: None, at_ms: self.now() });
-                        return;
+                    let info = match event {
+                        None => ExitInfo { code: None, signal: None, at_ms: self.now() },
+                        Some(RunnerEvent::Exited(info)) => info,
+                        Some(event) => {
+                            self.on_event(id, event);
+                            continue;
+                        }
                     };
-                    if let RunnerEvent::Exited(info) = event {
-                        self.on_exit(id, info);
+                    if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                        tracing::warn!(job = id, "scap ended while the executor stops; left for recovery");
                         return;
                     }
-                    self.on_event(id, event);
+                    self.on_exit(id, info);
+                    return;
                 }
                 _ = flush.tick() => {
                     match self.flush_log(id) {

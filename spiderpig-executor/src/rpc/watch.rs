@@ -2,22 +2,34 @@
 //! sequence number with no gap and no duplicate, heartbeats, and an end
 //! within a second of the session's revocation. Trust: internal (the caller
 //! is authenticated before the stream opens).
+//!
+//! A client that stops reading never holds anything up: each stream has its
+//! own task and bounded buffer. A send that cannot complete within [`STALL`]
+//! marks the stream stalled; while stalled, events are dropped (log records
+//! stay in the store). Once the client has drained half its buffer it hears
+//! `Skipped` (where its log resumes) and fresh queue and job snapshots. A
+//! task waiting on a full buffer still ends at once on revocation or
+//! shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use spiderpig_proto::v1 as pb;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use crate::engine::{Caller, Engine};
+use crate::hub::Revocation;
 
 /// Heartbeat period (browsers and proxies drop idle connections).
 pub const HEARTBEAT: Duration = Duration::from_secs(20);
 /// How often a stream re-checks its session (expiry without an event).
 const SESSION_CHECK: Duration = Duration::from_millis(500);
+/// How long a send may wait for room in the client's buffer before the
+/// stream counts as stalled.
+const STALL: Duration = Duration::from_secs(1);
 /// Most records per LogRecords event.
 const LOG_BATCH: usize = 256;
 
@@ -33,9 +45,16 @@ pub(super) fn open(
     let capacity = engine.config().limits.watch_buffer.clamp(16, 4096);
     let (tx, rx) = mpsc::channel(capacity);
     tokio::spawn(async move {
+        let hub = engine.hub().clone();
+        let _guard = hub.watcher_guard();
         let mut w = Watcher {
+            stop: Stop {
+                revocations: hub.subscribe_revocations(),
+                closing: hub.closing(),
+                engine: engine.clone(),
+                caller,
+            },
             engine,
-            caller,
             job,
             next_seq: after_seq.saturating_add(1),
             stalled: false,
@@ -48,31 +67,106 @@ pub(super) fn open(
     ReceiverStream::new(rx)
 }
 
+/// The stream is over (client gone, session revoked, executor stopping).
 struct Closed;
 
 fn event(kind: pb::event::Kind) -> pb::Event {
     pb::Event { kind: Some(kind) }
 }
 
-struct Watcher {
+/// What ends a stream from the executor's side.
+struct Stop {
+    revocations: broadcast::Receiver<(Revocation, String)>,
+    closing: watch::Receiver<bool>,
     engine: Arc<Engine>,
     caller: Caller,
+}
+
+/// Why a stream ends.
+enum Ending {
+    Revoked(String),
+    Closing,
+}
+
+impl Stop {
+    /// Resolves when this stream must end; pending otherwise.
+    async fn wait(&mut self) -> Ending {
+        let closing = &mut self.closing;
+        let revocations = &mut self.revocations;
+        let (engine, caller) = (&self.engine, &self.caller);
+        let revoked = async {
+            loop {
+                match revocations.recv().await {
+                    Ok((rev, reason)) if rev.hits(&caller.session_hash, &caller.username) => {
+                        return Ending::Revoked(reason);
+                    }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        if !engine.session_alive(&caller.session_hash) {
+                            return Ending::Revoked("the session has ended".into());
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return Ending::Closing,
+                }
+            }
+        };
+        tokio::select! {
+            r = closing.wait_for(|c| *c) => {
+                let _ = r;
+                Ending::Closing
+            }
+            e = revoked => e,
+        }
+    }
+}
+
+/// Whether an offered event reached the client's buffer.
+enum Offer {
+    Sent,
+    Stalled,
+}
+
+struct Watcher {
+    stop: Stop,
+    engine: Arc<Engine>,
     job: u64,
     next_seq: u64,
-    /// The client's buffer overflowed; live records are being dropped.
+    /// The client's buffer stayed full: events are being dropped.
     stalled: bool,
     tx: Tx,
 }
 
 impl Watcher {
-    async fn send(&self, kind: pb::event::Kind) -> Result<(), Closed> {
-        self.tx.send(Ok(event(kind))).await.map_err(|_| Closed)
+    /// Queue `kind` for the client, waiting at most [`STALL`] for room; ends
+    /// at once if the stream must end meanwhile.
+    async fn offer(&mut self, kind: pb::event::Kind) -> Result<Offer, Closed> {
+        if self.stalled {
+            return Ok(Offer::Stalled);
+        }
+        let tx = &self.tx;
+        let outcome = tokio::select! {
+            r = tx.send(Ok(event(kind))) => r.map(|()| Offer::Sent).map_err(|_| Closed),
+            () = tokio::time::sleep(STALL) => Ok(Offer::Stalled),
+            ending = self.stop.wait() => Err(self.end(ending)),
+        };
+        if let Ok(Offer::Stalled) = outcome {
+            self.stalled = true;
+        }
+        outcome
+    }
+
+    /// Tell the client why its stream ends (if there is room), then end.
+    fn end(&self, ending: Ending) -> Closed {
+        if let Ending::Revoked(reason) = ending {
+            let _ = self.tx.try_send(Ok(event(pb::event::Kind::SessionRevoked(
+                pb::SessionRevoked { reason },
+            ))));
+        }
+        Closed
     }
 
     async fn run(&mut self) -> Result<(), Closed> {
         let hub = self.engine.hub().clone();
-        let _guard = hub.watcher_guard();
-        let mut revocations = hub.subscribe_revocations();
         let mut events = hub.subscribe();
         let mut logs = if self.job != 0 {
             let (rx, live_from) = self.engine.subscribe_log(self.job);
@@ -81,34 +175,20 @@ impl Watcher {
         } else {
             None
         };
-        if let Ok(queue) = self.engine.get_queue() {
-            self.send(pb::event::Kind::Queue(pb::QueueChanged {
-                queue: Some(queue),
-            }))
-            .await?;
-        }
+        self.send_queue().await?;
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         let mut check = tokio::time::interval(SESSION_CHECK);
-        let mut closing = hub.closing();
         loop {
             tokio::select! {
-                _ = async { closing.wait_for(|c| *c).await.map(|_| ()) } => return Err(Closed),
-                r = revocations.recv() => match r {
-                    Ok((rev, reason)) if rev.hits(&self.caller.session_hash, &self.caller.username) => {
-                        return self.revoked(&reason).await;
-                    }
-                    Ok(_) => {}
-                    Err(broadcast::error::RecvError::Lagged(_)) => self.check_session().await?,
-                    Err(broadcast::error::RecvError::Closed) => return Err(Closed),
-                },
+                ending = self.stop.wait() => return Err(self.end(ending)),
                 e = events.recv() => match e {
-                    Ok(ev) => self.tx.send(Ok((*ev).clone())).await.map_err(|_| Closed)?,
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        // Fell behind on global events: resynchronise with a snapshot.
-                        if let Ok(queue) = self.engine.get_queue() {
-                            self.send(pb::event::Kind::Queue(pb::QueueChanged { queue: Some(queue) })).await?;
+                    Ok(ev) => {
+                        if let Some(kind) = (*ev).kind.clone() {
+                            self.offer(kind).await?;
                         }
                     }
+                    // Fell behind on global events: resynchronise with a snapshot.
+                    Err(broadcast::error::RecvError::Lagged(_)) => self.send_queue().await?,
                     Err(broadcast::error::RecvError::Closed) => return Err(Closed),
                 },
                 r = recv_log(&mut logs) => match r {
@@ -128,36 +208,42 @@ impl Watcher {
                 },
                 _ = heartbeat.tick() => {
                     let at_ms = self.engine.now();
-                    self.send(pb::event::Kind::Heartbeat(pb::Heartbeat { at_ms })).await?;
+                    self.offer(pb::event::Kind::Heartbeat(pb::Heartbeat { at_ms })).await?;
                 }
                 _ = check.tick() => {
-                    self.check_session().await?;
+                    self.check_session()?;
                     self.resume_if_drained().await?;
                 }
             }
         }
     }
 
-    async fn check_session(&self) -> Result<(), Closed> {
-        if self.engine.session_alive(&self.caller.session_hash) {
+    async fn send_queue(&mut self) -> Result<(), Closed> {
+        if let Ok(queue) = self.engine.get_queue() {
+            self.offer(pb::event::Kind::Queue(pb::QueueChanged {
+                queue: Some(queue),
+            }))
+            .await?;
+        }
+        Ok(())
+    }
+
+    fn check_session(&self) -> Result<(), Closed> {
+        if self.engine.session_alive(&self.stop.caller.session_hash) {
             Ok(())
         } else {
-            self.revoked("the session has ended").await
+            Err(self.end(Ending::Revoked("the session has ended".into())))
         }
     }
 
-    async fn revoked(&self, reason: &str) -> Result<(), Closed> {
-        let _ = self
-            .send(pb::event::Kind::SessionRevoked(pb::SessionRevoked {
-                reason: reason.to_string(),
-            }))
-            .await;
-        Err(Closed)
-    }
-
-    /// Send stored records from `next_seq` up to `upto` (inclusive).
+    /// Send stored records from `next_seq` up to `upto` (inclusive). If the
+    /// client stalls, the rest is skipped (it stays in the store).
     async fn catch_up(&mut self, upto: u64) -> Result<(), Closed> {
         while self.next_seq <= upto {
+            if self.stalled {
+                self.next_seq = upto + 1;
+                return Ok(());
+            }
             let Ok((records, _)) = self
                 .engine
                 .get_log(self.job, self.next_seq - 1, 1000, false)
@@ -168,21 +254,19 @@ impl Watcher {
             let Some(last) = records.last().map(|r| r.seq) else {
                 return Ok(());
             };
-            self.next_seq = last + 1;
-            self.send(pb::event::Kind::Log(pb::LogRecords {
-                job_id: self.job,
-                records,
-            }))
-            .await?;
+            let job_id = self.job;
+            if let Offer::Sent = self
+                .offer(pb::event::Kind::Log(pb::LogRecords { job_id, records }))
+                .await?
+            {
+                self.next_seq = last + 1;
+            }
         }
         Ok(())
     }
 
     /// Live records. Duplicates are dropped; a gap (this task fell behind
-    /// the broadcast) is filled from the store. If the client itself does not
-    /// read and its buffer is full, records are dropped and, once it reads
-    /// again, it is told where the stream resumed (`Skipped`): a stalled
-    /// client never holds up the job or anyone else.
+    /// the broadcast) is filled from the store.
     async fn deliver(&mut self, batch: Vec<Arc<pb::LogRecord>>) -> Result<(), Closed> {
         let fresh: Vec<_> = batch
             .into_iter()
@@ -192,12 +276,12 @@ impl Watcher {
             return Ok(());
         };
         let last = fresh.last().map(|r| r.seq).unwrap_or(first);
+        if first > self.next_seq {
+            self.catch_up(first - 1).await?;
+        }
         if self.stalled {
             self.next_seq = last + 1;
             return self.resume_if_drained().await;
-        }
-        if first > self.next_seq {
-            self.catch_up(first - 1).await?;
         }
         let mut records = Vec::with_capacity(fresh.len());
         for rec in fresh {
@@ -209,32 +293,32 @@ impl Watcher {
         if records.is_empty() {
             return Ok(());
         }
-        let ev = event(pb::event::Kind::Log(pb::LogRecords {
-            job_id: self.job,
-            records,
-        }));
-        match self.tx.try_send(Ok(ev)) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.stalled = true;
-                Ok(())
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(Closed),
+        let job_id = self.job;
+        self.offer(pb::event::Kind::Log(pb::LogRecords { job_id, records }))
+            .await?;
+        if self.stalled {
+            self.next_seq = last + 1;
         }
+        Ok(())
     }
 
     /// A stalled client that has drained half its buffer hears where its
-    /// stream resumes.
+    /// log resumes, and gets fresh snapshots of what it may have missed.
     async fn resume_if_drained(&mut self) -> Result<(), Closed> {
         if !self.stalled || self.tx.capacity() * 2 < self.tx.max_capacity() {
             return Ok(());
         }
         self.stalled = false;
-        self.send(pb::event::Kind::Skipped(pb::Skipped {
-            job_id: self.job,
-            next_seq: self.next_seq,
-        }))
-        .await
+        if self.job != 0 {
+            let (job_id, next_seq) = (self.job, self.next_seq);
+            self.offer(pb::event::Kind::Skipped(pb::Skipped { job_id, next_seq }))
+                .await?;
+            if let Ok(job) = self.engine.get_job(self.job) {
+                self.offer(pb::event::Kind::Job(pb::JobChanged { job: Some(job) }))
+                    .await?;
+            }
+        }
+        self.send_queue().await
     }
 }
 

@@ -31,6 +31,8 @@ pub enum Frame {
 /// An open `/ws`.
 pub struct WsClient {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// This end of the TCP connection.
+    pub local: SocketAddr,
 }
 
 /// The HTTP status of a refused upgrade.
@@ -50,8 +52,9 @@ pub fn refused_error(e: &Error) -> Option<String> {
 
 impl WsClient {
     /// Connect to `wss://<addr>/ws` with `headers` (none added).
-    /// `recv_buffer` shrinks the kernel's receive buffer (SO_RCVBUF) so a
-    /// client that stops reading pushes back at once.
+    /// `recv_buffer` fixes the kernel's receive buffer (SO_RCVBUF, no
+    /// autotuning) so a client that stops reading pushes back soon. Keep it
+    /// above the loopback MSS (64 KiB): a smaller one stalls TCP.
     pub async fn connect(
         addr: SocketAddr,
         tls: Arc<rustls::ClientConfig>,
@@ -63,6 +66,7 @@ impl WsClient {
             socket.set_recv_buffer_size(bytes)?;
         }
         let tcp = socket.connect(addr).await?;
+        let local = tcp.local_addr()?;
         let mut request = format!("wss://{addr}/ws").into_client_request()?;
         for (name, value) in headers {
             let name = HeaderName::from_bytes(name.as_bytes()).expect("header name");
@@ -76,7 +80,7 @@ impl WsClient {
             Some(Connector::Rustls(tls)),
         )
         .await?;
-        Ok(WsClient { stream })
+        Ok(WsClient { stream, local })
     }
 
     pub async fn send(&mut self, msg: Message) -> Result<(), Error> {
@@ -152,4 +156,19 @@ impl WsClient {
             }
         }
     }
+}
+
+/// The kernel's view of this connection, both ends (lines of
+/// `/proc/net/tcp` whose local or remote port is `port`): send and receive
+/// queues, and the timer (`tr` 4 is the zero-window probe timer). For
+/// explaining a stalled socket in a failure message.
+pub fn tcp_state(port: u16) -> String {
+    let hex = format!(":{port:04X} ");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(&hex))
+        .map(|l| l.split_whitespace().take(7).collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
