@@ -183,7 +183,7 @@ impl Watcher {
                 ending = self.stop.wait() => return Err(self.end(ending)),
                 e = events.recv() => match e {
                     Ok(ev) => {
-                        if let Some(kind) = (*ev).kind.clone() {
+                        if let Some(kind) = ev.kind.clone() {
                             self.offer(kind).await?;
                         }
                     }
