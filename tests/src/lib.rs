@@ -18,4 +18,5 @@ pub mod drive;
 pub mod executor;
 pub mod gerrit;
 pub mod idp;
+pub mod prometheus;
 pub mod web;

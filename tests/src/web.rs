@@ -48,6 +48,9 @@ pub struct WebOptions {
     pub limits: Vec<String>,
     /// `timeouts.shutdown_drain_secs`.
     pub drain_secs: u64,
+    /// Lines of web.toml's `[monitoring]` (absent when empty), e.g.
+    /// `prometheus_url = "http://127.0.0.1:9090"`.
+    pub monitoring: Vec<String>,
 }
 
 impl Default for WebOptions {
@@ -57,6 +60,7 @@ impl Default for WebOptions {
             gerrit: default_changes(),
             limits: Vec::new(),
             drain_secs: 3,
+            monitoring: Vec::new(),
         }
     }
 }
@@ -131,7 +135,7 @@ impl WebHarness {
         let text = format!(
             "listen = {listen}\npublic_origin = {origin_s}\nexecutor_socket = {socket}\n\
              gerrit_url = {gerrit_url}\n\n[tls]\ncert = {cert}\nkey = {key}\n\n\
-             [timeouts]\nshutdown_drain_secs = {drain}\n\n[limits]\n{limits}\n",
+             [timeouts]\nshutdown_drain_secs = {drain}\n\n[limits]\n{limits}\n{monitoring}",
             listen = toml_str(&addr.to_string()),
             origin_s = toml_str(&origin),
             socket = toml_str(&exec.config.sockets.executor.display().to_string()),
@@ -140,6 +144,11 @@ impl WebHarness {
             key = toml_str(&key.display().to_string()),
             drain = opts.drain_secs,
             limits = opts.limits.join("\n"),
+            monitoring = if opts.monitoring.is_empty() {
+                String::new()
+            } else {
+                format!("\n[monitoring]\n{}\n", opts.monitoring.join("\n"))
+            },
         );
         let config_path = dir.path().join("web.toml");
         std::fs::write(&config_path, &text)?;

@@ -436,8 +436,7 @@ async fn job_logs_are_pruned_after_retention_but_the_job_and_audit_stay() -> any
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_watcher_with_a_full_buffer_still_ends_within_a_second_of_logout() -> anyhow::Result<()>
-{
+async fn a_watcher_with_a_full_buffer_still_ends_within_a_second_of_logout() -> anyhow::Result<()> {
     let opts = HarnessOptions {
         watch_buffer: 16,
         fake_scap: serde_json::json!({"pace": "instant", "flood_lines": 5000}),

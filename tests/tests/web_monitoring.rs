@@ -1,17 +1,15 @@
 //! The monitoring poller against the real Prometheus (Debian's `prometheus`
-//! package, installed by `scripts/test`): OpenMetrics data with a known
+//! package, installed by `scripts/test`; see `spiderpig_tests::prometheus`): OpenMetrics data with a known
 //! spike is backfilled with `promtool tsdb create-blocks-from openmetrics`,
 //! a Prometheus is started on loopback over it, and the `metrics` frame the
 //! web pushes is checked: the points, the latest value, the spike decision
 //! (and its absence on calm data), and the plain messages for a bad query
 //! and a stopped Prometheus.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use spiderpig_tests::prometheus::Prometheus;
 use spiderpig_web::monitor::config::{Monitoring, Panel, SpikeRule};
 use spiderpig_web::monitor::{ActiveJob, Monitor};
 use spiderpig_web::views::StageMarkView;
@@ -44,116 +42,6 @@ fn openmetrics() -> String {
         }
     }
     out + "# EOF\n"
-}
-
-/// A Prometheus over backfilled data, killed (by pid) when dropped.
-struct Prometheus {
-    child: Option<Child>,
-    url: String,
-    dir: tempfile::TempDir,
-}
-
-fn tool(name: &str) -> PathBuf {
-    let path = PathBuf::from("/usr/bin").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: install Debian's `prometheus` package (scripts/test does)",
-        path.display()
-    );
-    path
-}
-
-impl Prometheus {
-    fn start() -> Prometheus {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let data = dir.path().join("data");
-        let input = dir.path().join("input.om");
-        std::fs::write(&input, openmetrics()).expect("write OpenMetrics");
-        let out = Command::new(tool("promtool"))
-            .args(["tsdb", "create-blocks-from", "openmetrics"])
-            .arg(&input)
-            .arg(&data)
-            .output()
-            .expect("run promtool");
-        assert!(
-            out.status.success(),
-            "promtool failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(&config, "global:\n  scrape_interval: 1h\n").expect("write config");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log file");
-        let child = Command::new(tool("prometheus"))
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
-            .arg("--storage.tsdb.retention.time=100y")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start prometheus");
-        let p = Prometheus {
-            child: Some(child),
-            url: format!("http://127.0.0.1:{port}"),
-            dir,
-        };
-        p.wait_ready();
-        p
-    }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let ready = format!("{}/-/ready", self.url);
-        while Instant::now() < deadline {
-            if http_ok(&ready) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let log =
-            std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default();
-        panic!("prometheus did not become ready:\n{log}");
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// A blocking GET that says whether the answer was 200 (no HTTP client
-/// runtime needed before the test's own).
-fn http_ok(url: &str) -> bool {
-    use std::io::{Read, Write};
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let Ok(mut s) = std::net::TcpStream::connect(host) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let req = format!("GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
-    if s.write_all(req.as_bytes()).is_err() {
-        return false;
-    }
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
 }
 
 fn new_panel(title: &str, query: &str) -> Panel {
@@ -213,7 +101,7 @@ fn points(panel: &Value) -> Vec<(i64, f64)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn real_prometheus_spike_is_found_and_calm_data_is_quiet() {
-    let p = Prometheus::start();
+    let p = Prometheus::start(&openmetrics()).expect("prometheus");
 
     let f = poll(&monitor(
         &p.url,
@@ -264,7 +152,7 @@ async fn real_prometheus_spike_is_found_and_calm_data_is_quiet() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn real_prometheus_bad_query_and_stopped_server_are_said_plainly() {
-    let mut p = Prometheus::start();
+    let mut p = Prometheus::start(&openmetrics()).expect("prometheus");
     let m = monitor(
         &p.url,
         vec![
@@ -292,4 +180,87 @@ async fn real_prometheus_bad_query_and_stopped_server_are_said_plainly() {
         );
     }
     assert_eq!(f["spike"], Value::Null, "no data, no prompt");
+}
+
+/// The whole path: a real Prometheus over data around the real "now", the
+/// web's poller, and `metrics` frames on a real `/ws` over TLS, before and
+/// while a job holds the lock, and after Prometheus stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_frames_reach_a_real_socket_with_the_spike_of_the_running_job() -> anyhow::Result<()>
+{
+    use spiderpig_tests::prometheus::{Profile, mediawiki_errors};
+    use spiderpig_tests::web::{WebHarness, WebOptions, id_of};
+    use std::time::Duration;
+
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let mut p = Prometheus::start(&mediawiki_errors(now_s, Profile::Spike))?;
+    let web = WebHarness::start(WebOptions {
+        monitoring: vec![
+            format!("prometheus_url = {:?}", p.url),
+            "interval_secs = 1".into(),
+            "timeout_secs = 1".into(),
+        ],
+        ..Default::default()
+    })
+    .await?;
+    let mut b = web.browser();
+    b.login("deployer1", "deployer1-pass").await?;
+    let mut ws = b.ws().await?;
+    let is_metrics = |v: &Value| v["type"] == "metrics";
+
+    // No job yet: the default panel (the rate of mediawiki_errors_total), no spike.
+    let f = ws.wait_for(Duration::from_secs(30), is_metrics).await?;
+    let panel = &f["panels"][0];
+    assert_eq!(panel["title"], "MediaWiki errors", "{f}");
+    assert_eq!(panel["error"], Value::Null, "{f}");
+    assert!(points(panel).len() > 60, "an hour at 30 s steps: {f}");
+    let latest = panel["latest"].as_f64().expect("a latest value");
+    assert!(
+        (40.0..50.0).contains(&latest),
+        "about 45 a minute: {latest}"
+    );
+    assert_eq!(f["spike"], Value::Null, "no job, no prompt: {f}");
+
+    // A job holds the lock: the same frames now carry its spike.
+    let id = id_of(&b.submit(serde_json::json!([42])).await?);
+    b.act(id, "ready").await?;
+    let f = ws
+        .wait_for(Duration::from_secs(30), |v| {
+            is_metrics(v) && v["spike"]["job"] == id
+        })
+        .await?;
+    let spike = &f["spike"];
+    assert_eq!(spike["owner"], "deployer1", "{f}");
+    assert_eq!(spike["panel"], "MediaWiki errors");
+    let from = spike["from"].as_f64().expect("from");
+    assert!(
+        (2.5..3.5).contains(&from),
+        "the calm median before the job: {spike}"
+    );
+    assert!(spike["to"].as_f64().expect("to") > 40.0, "{spike}");
+    assert_eq!(spike["threshold"], 10.0, "max(floor 10, 3 × ~3): {spike}");
+    assert_eq!(
+        spike["since_stage"], "start",
+        "it rose before the job: {spike}"
+    );
+    assert_eq!(f["active"]["job"], id);
+
+    // Prometheus gone: the panel says so; the job is untouched.
+    p.stop();
+    let f = ws
+        .wait_for(Duration::from_secs(30), |v| {
+            is_metrics(v) && v["panels"][0]["error"].is_string()
+        })
+        .await?;
+    let error = f["panels"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("Prometheus is unreachable"), "{error}");
+    assert_eq!(f["spike"], Value::Null, "no data, no prompt: {f}");
+    let (_, job) = b.json(&format!("/api/jobs/{id}")).await?;
+    assert_eq!(
+        job["state"], "awaiting_input",
+        "still at scap's prompt: {job}"
+    );
+    Ok(())
 }
