@@ -11,11 +11,10 @@
 // B runs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { demoEnv, launch, openUser, shot, ctl, until, sleep, Authenticator } from './lib.mjs';
+import { demoEnv, launch, openUser, shot, ctl, until, sleep, flows } from './lib.mjs';
 
 const env = demoEnv();
 const URL = env.SPIDERPIG_URL;
-const IDP = env.SPIDERPIG_IDP_URL;
 let browser;
 const users = {};
 const auth = {};
@@ -33,68 +32,7 @@ after(async () => {
 
 // ---- steps ------------------------------------------------------------------
 
-async function signIn(rec, user, { shots = false } = {}) {
-  const { page } = rec;
-  await page.goto(URL + '/login');
-  if (shots) await shot(page, '01-login');
-  await page.click('a[href="/login/start"]');
-  await page.waitForURL((u) => u.href.startsWith(IDP));
-  await page.fill('input[name=login]', user);
-  await page.fill('input[name=password]', env.users[user]);
-  if (shots) await shot(page, '02-idp-login');
-  await page.click('form button[type=submit]');
-  await page.waitForURL((u) => u.href.startsWith(URL) && !u.pathname.startsWith('/oidc') && !u.pathname.startsWith('/login'), { timeout: 30_000 });
-}
-
-async function passTotp(rec, user, { shots = false } = {}) {
-  const { page } = rec;
-  assert.equal(new globalThis.URL(page.url()).pathname, '/totp');
-  const secret = page.locator('#totp-secret');
-  if (await secret.count()) {
-    auth[user] = new Authenticator((await secret.textContent()).trim());
-    if (shots) await shot(page, '03-totp-enrol');
-  }
-  assert.ok(auth[user], 'a TOTP secret was shown');
-  await page.fill('#code', await auth[user].code());
-  await page.click('form[action="/totp"] button[type=submit]');
-  await page.waitForURL((u) => u.pathname !== '/totp');
-  await rec.collectCsp();
-}
-
-async function queueJob(rec, user, changes, shotName) {
-  const { page } = rec;
-  await page.goto(URL + '/deploy/new');
-  await page.fill('#changes', changes.join('\n'));
-  await page.click('#check-changes');
-  for (const c of changes) await page.locator(`#change-check tr[data-change="${c}"]`).waitFor();
-  const rows = await page.locator('#change-check tr[data-change]').allTextContents();
-  for (const r of rows) assert.ok(r.trim().length > 0);
-  assert.equal(await page.locator('#change-check tr.error').count(), 0, 'Gerrit knows every change');
-  if (shotName) await shot(page, shotName);
-  await rec.collectCsp();
-  await page.fill('#totp', await auth[user].code());
-  await page.click('#queue-deployment');
-  await page.waitForURL(/\/jobs\/\d+$/);
-  return Number(page.url().match(/\/jobs\/(\d+)$/)[1]);
-}
-
-const jobState = (page) => page.locator('#job-state').getAttribute('data-state');
-
-async function waitState(page, states, timeout = 60_000) {
-  const want = [].concat(states);
-  await until(async () => want.includes(await jobState(page).catch(() => null)), { timeout, what: 'job state ' + want.join('|') });
-}
-
-/** Answers the pending prompt with `key`; returns the prompt's text. */
-async function answer(page, key, labelRe, timeout = 60_000) {
-  const button = page.locator(`#prompt:not([hidden]) #prompt-form button[name=key][value="${key}"]`);
-  await button.waitFor({ timeout });
-  const text = await page.locator('#prompt-text').textContent();
-  if (labelRe) assert.match(await button.textContent(), labelRe);
-  await button.click();
-  await page.locator(`#prompt-form button[name=key][value="${key}"]`).waitFor({ state: 'detached', timeout: 20_000 }).catch(() => {});
-  return text;
-}
+const { signIn, passTotp, queueJob, jobState, waitState, answer, click } = flows(env, auth);
 
 /** The whole log as the terminal renders it: Home, then Page Down to the end. */
 async function terminalText(page) {
@@ -114,12 +52,6 @@ async function terminalText(page) {
   }
   await page.keyboard.press('End');
   return seen.join('\n').replace(/\u00a0/g, ' ');
-}
-
-async function click(page, action) {
-  const b = page.locator(`button[data-action=${action}]:visible`).first();
-  await b.waitFor({ timeout: 30_000 });
-  await b.click();
 }
 
 // ---- the tests ----------------------------------------------------------------

@@ -1,6 +1,7 @@
 // Shared helpers of the end-to-end tests: the running demo's settings, TOTP
 // codes (RFC 6238, computed here), Debian's Chromium through playwright-core,
 // and per-page recorders of CSP violations and console errors.
+import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,10 +13,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '../..');
 export const SHOTS = path.join(ROOT, 'target', 'e2e-screenshots');
 
-/** demo.env as an object (run.sh passes its path in SPIDERPIG_DEMO_ENV). */
-export function demoEnv() {
-  const file = process.env.SPIDERPIG_DEMO_ENV;
-  if (!file) throw new Error('SPIDERPIG_DEMO_ENV is not set: run tests/e2e/run.sh');
+/**
+ * demo.env as an object (run.sh passes its path in SPIDERPIG_DEMO_ENV, and
+ * the spiky-metrics demo's in SPIDERPIG_SPIKE_DEMO_ENV).
+ */
+export function demoEnv(variable = 'SPIDERPIG_DEMO_ENV') {
+  const file = process.env[variable];
+  if (!file) throw new Error(variable + ' is not set: run tests/e2e/run.sh');
   const out = {};
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
     const m = line.match(/^([A-Z_]+)='(.*)'$/);
@@ -158,4 +162,81 @@ export async function until(fn, { timeout = 20_000, every = 50, what = 'conditio
     if (Date.now() - t0 > timeout) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
     await sleep(every);
   }
+}
+
+/**
+ * The browser steps of a deployment against the demo `env`; `auth` keeps
+ * each user's Authenticator (filled at TOTP enrolment).
+ */
+export function flows(env, auth) {
+  async function signIn(rec, user, { shots = false } = {}) {
+    const { page } = rec;
+    await page.goto(env.SPIDERPIG_URL + '/login');
+    if (shots) await shot(page, '01-login');
+    await page.click('a[href="/login/start"]');
+    await page.waitForURL((u) => u.href.startsWith(env.SPIDERPIG_IDP_URL));
+    await page.fill('input[name=login]', user);
+    await page.fill('input[name=password]', env.users[user]);
+    if (shots) await shot(page, '02-idp-login');
+    await page.click('form button[type=submit]');
+    await page.waitForURL((u) => u.href.startsWith(env.SPIDERPIG_URL) && !u.pathname.startsWith('/oidc') && !u.pathname.startsWith('/login'), { timeout: 30_000 });
+  }
+
+  async function passTotp(rec, user, { shots = false } = {}) {
+    const { page } = rec;
+    assert.equal(new globalThis.URL(page.url()).pathname, '/totp');
+    const secret = page.locator('#totp-secret');
+    if (await secret.count()) {
+      auth[user] = new Authenticator((await secret.textContent()).trim());
+      if (shots) await shot(page, '03-totp-enrol');
+    }
+    assert.ok(auth[user], 'a TOTP secret was shown');
+    await page.fill('#code', await auth[user].code());
+    await page.click('form[action="/totp"] button[type=submit]');
+    await page.waitForURL((u) => u.pathname !== '/totp');
+    await rec.collectCsp();
+  }
+
+  async function queueJob(rec, user, changes, shotName) {
+    const { page } = rec;
+    await page.goto(env.SPIDERPIG_URL + '/deploy/new');
+    await page.fill('#changes', changes.join('\n'));
+    await page.click('#check-changes');
+    for (const c of changes) await page.locator(`#change-check tr[data-change="${c}"]`).waitFor();
+    const rows = await page.locator('#change-check tr[data-change]').allTextContents();
+    for (const r of rows) assert.ok(r.trim().length > 0);
+    assert.equal(await page.locator('#change-check tr.error').count(), 0, 'Gerrit knows every change');
+    if (shotName) await shot(page, shotName);
+    await rec.collectCsp();
+    await page.fill('#totp', await auth[user].code());
+    await page.click('#queue-deployment');
+    await page.waitForURL(/\/jobs\/\d+$/);
+    return Number(page.url().match(/\/jobs\/(\d+)$/)[1]);
+  }
+
+  const jobState = (page) => page.locator('#job-state').getAttribute('data-state');
+
+  async function waitState(page, states, timeout = 60_000) {
+    const want = [].concat(states);
+    await until(async () => want.includes(await jobState(page).catch(() => null)), { timeout, what: 'job state ' + want.join('|') });
+  }
+
+  /** Answers the pending prompt with `key`; returns the prompt's text. */
+  async function answer(page, key, labelRe, timeout = 60_000) {
+    const button = page.locator(`#prompt:not([hidden]) #prompt-form button[name=key][value="${key}"]`);
+    await button.waitFor({ timeout });
+    const text = await page.locator('#prompt-text').textContent();
+    if (labelRe) assert.match(await button.textContent(), labelRe);
+    await button.click();
+    await page.locator(`#prompt-form button[name=key][value="${key}"]`).waitFor({ state: 'detached', timeout: 20_000 }).catch(() => {});
+    return text;
+  }
+
+  async function click(page, action) {
+    const b = page.locator(`button[data-action=${action}]:visible`).first();
+    await b.waitFor({ timeout: 30_000 });
+    await b.click();
+  }
+
+  return { signIn, passTotp, queueJob, jobState, waitState, answer, click };
 }

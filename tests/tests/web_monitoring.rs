@@ -242,7 +242,7 @@ async fn metrics_frames_reach_a_real_socket_with_the_spike_of_the_running_job() 
     assert!(spike["to"].as_f64().expect("to") > 40.0, "{spike}");
     assert_eq!(spike["threshold"], 10.0, "max(floor 10, 3 × ~3): {spike}");
     assert_eq!(
-        spike["since_stage"], "start",
+        spike["since_stage"], "before",
         "it rose before the job: {spike}"
     );
     assert_eq!(f["active"]["job"], id);

@@ -105,7 +105,8 @@
 
   /** "MediaWiki errors rose from 3.1 to 40 errors/min since Canaries." */
   function spikeText(spike, stageWords) {
-    const since = spike.since_stage === 'start' ? 'the start of the job' : stageWords(spike.since_stage);
+    const since = spike.since_stage === 'start' ? 'the start of the job'
+      : spike.since_stage === 'before' ? 'before the job started' : stageWords(spike.since_stage);
     const unit = spike.unit ? ' ' + spike.unit : '';
     return String(spike.panel) + ' rose from ' + formatValue(spike.from) + ' to ' + formatValue(spike.to) + unit +
       ' since ' + since + ' (alert above ' + formatValue(spike.threshold) + ').';

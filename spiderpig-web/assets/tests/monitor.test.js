@@ -66,4 +66,5 @@ test('the spike sentence', () => {
   const spike = { panel: 'MediaWiki errors', unit: 'errors/min', from: 3.1, to: 40, threshold: 10, since_stage: 'canaries' };
   assert.equal(m.spikeText(spike, app.stageWords), 'MediaWiki errors rose from 3.1 to 40 errors/min since Canaries (alert above 10).');
   assert.match(m.spikeText(Object.assign({}, spike, { since_stage: 'start' }), app.stageWords), /since the start of the job/);
+  assert.match(m.spikeText(Object.assign({}, spike, { since_stage: 'before' }), app.stageWords), /since before the job started/);
 });

@@ -19,7 +19,8 @@ pub struct Found {
     /// `max(floor, factor × baseline)`.
     pub threshold: f64,
     /// The stage in effect when the values went above the threshold and
-    /// stayed there (`"start"` before the first stage mark).
+    /// stayed there (`"start"` before the first stage mark, `"before"` when
+    /// they were already above it before the job started).
     pub since_stage: &'static str,
     /// When that was (the first point of the run above the threshold).
     pub at_ms: i64,
@@ -62,17 +63,23 @@ pub fn evaluate(
     if latest.is_nan() || latest <= threshold {
         return None;
     }
-    let run_start = during
+    // The run above the threshold that the latest value ends, followed back
+    // into the time before the job if it began there.
+    let run_start = points
         .iter()
         .rev()
         .take_while(|(_, v)| *v > threshold)
         .last()
         .map_or(started_at_ms, |(t, _)| *t);
-    let since_stage = marks
-        .iter()
-        .filter(|m| m.at_ms <= run_start)
-        .max_by_key(|m| m.at_ms)
-        .map_or("start", |m| m.stage);
+    let since_stage = if run_start < started_at_ms {
+        "before"
+    } else {
+        marks
+            .iter()
+            .filter(|m| m.at_ms <= run_start)
+            .max_by_key(|m| m.at_ms)
+            .map_or("start", |m| m.stage)
+    };
     Some(Found {
         from: baseline,
         to: latest,
@@ -164,6 +171,14 @@ mod tests {
                 name: "no baseline: the floor alone, since the start",
                 points: (0..=3).map(|i| (START + i * MIN, 11.0)).collect(),
                 want: Some((0.0, 11.0, "start", START)),
+            },
+            Case {
+                name: "already high before the job (under half the baseline window)",
+                points: series(3.0, 20, |_| 40.0)
+                    .into_iter()
+                    .map(|(t, v)| (t, if t >= START - 5 * MIN { 40.0 } else { v }))
+                    .collect(),
+                want: Some((3.0, 40.0, "before", START - 5 * MIN)),
             },
             Case {
                 name: "nothing since the start",
