@@ -153,8 +153,8 @@ step('3. deployer1 runs A: the log in the terminal, one placeholder for the secu
   assert.ok(text.includes(firstWords), `the clipboard holds terminal text: ${JSON.stringify(firstWords)}`);
   await shot(page, '10-job-awaiting-finish');
 
-  // 7. freeze before Finish: the banner within 1 s on both dashboards (the
-  // banner is part of the dashboard; the job page has none).
+  // 7. freeze before Finish: the banner within 1 s on both dashboards, and
+  // on a job page opened during the freeze.
   const p2 = users.d2.page;
   await Promise.all([users.d1, users.d2].map(async (u) => {
     await u.page.goto(URL + '/');
@@ -170,6 +170,8 @@ step('3. deployer1 runs A: the log in the terminal, one placeholder for the secu
   await shot(p2, '11-freeze-banner');
 
   await page.goto(URL + '/jobs/' + jobs.A);
+  await page.locator('#freeze-banner:not([hidden])').waitFor({ timeout: 5_000 });
+  assert.match(await page.locator('#freeze-reason').textContent(), /e2e freeze/);
   await click(page, 'finish');
   await waitState(page, ['done'], 20_000);
   await shot(page, '12-job-done');

@@ -605,6 +605,12 @@
       row.dataset.state = job.state;
       const badge = row.querySelector('span.state');
       if (badge) badge.replaceWith(stateBadge(job.state));
+      const failed = row.querySelector('span.exit-failed');
+      if (failed) failed.remove();
+      if (badge && typeof job.exit_code === 'number' && job.exit_code !== 0) {
+        const cell = row.querySelector('span.state').parentElement;
+        cell.append(' ', el('span', { class: 'exit-failed', text: 'scap exit ' + job.exit_code }));
+      }
       const outcome = row.querySelector('td.outcome');
       if (outcome && typeof job.outcome === 'string' && job.outcome !== '') outcome.textContent = job.outcome;
     }

@@ -132,7 +132,8 @@
         state.replaceChildren(SP.stateBadge(j.state));
       }
       fact('job-place', 'Place in queue', j.queue_position ? String(j.queue_position) : null, 'status-line');
-      fact('job-ready-deadline', 'Ready by', j.ready_deadline_ms ? SP.timeEl(j.ready_deadline_ms) : null, 'status-line');
+      // Only while the owner is being asked: after Ready the deadline is moot.
+      fact('job-ready-deadline', 'Ready by', j.state === 'awaiting_ready' && j.ready_deadline_ms ? SP.timeEl(j.ready_deadline_ms) : null, 'status-line');
       fact('status-line', 'Status', plainText(j.status_line || ''));
       fact('job-outcome', 'Outcome', j.outcome || '');
       fact('job-exit-code', 'Exit code', j.exit_code === null || j.exit_code === undefined ? '—' : String(j.exit_code));

@@ -33,7 +33,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::{Markup, html};
 
-use super::parts::{Page, job_link, jobs_table, stage_words, state_badge, time};
+use super::parts::{Page, freeze_banner, job_link, jobs_table, stage_words, state_badge, time};
 use crate::api::calls::Caller;
 use crate::api::filters::Filters;
 use crate::auth::Me;
@@ -102,24 +102,6 @@ pub fn render(me: &Me, csrf: &str, queue: &QueueView, mine: &[JobView], links: &
             h2 id="my-jobs-heading" { "My recent jobs" }
             (jobs_table("my-jobs", "My recent jobs, newest first", mine, links))
             p { a href={ "/history?user=" (me.username) } { "All my jobs" } " · " a href="/history" { "Everyone's jobs" } }
-        }
-    }
-}
-
-/// Always present so the script can show it; `hidden` without a freeze.
-pub fn freeze_banner(f: &FreezeView, links: &Links) -> Markup {
-    html! {
-        div id="freeze-banner" class="banner warn" role="status" hidden[!f.active] {
-            strong { "Deployments are frozen." } " "
-            span id="freeze-reason" { (links.text(&f.reason)) }
-            " — by " span id="freeze-by" { (f.by) } ", "
-            span id="freeze-until" {
-                @match f.until_ms {
-                    Some(ms) => { "until " (time(ms)) },
-                    None => "until unfrozen",
-                }
-            }
-            "."
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::executor::Origin;
 use crate::links::Links;
 use crate::request::csrf_token;
 use crate::state::AppState;
-use crate::views::JobView;
+use crate::views::{FreezeView, JobView};
 
 /// What every page response needs besides its body.
 pub struct Page {
@@ -182,6 +182,36 @@ pub fn state_badge(state: &str) -> Markup {
     html! { span class={ "state state-" (state) } data-state=(state) { (state_words(state)) } }
 }
 
+/// `#freeze-banner`: always present on the dashboard and job pages so the
+/// script can show it (from `queue` and `freeze` frames); `hidden` without a
+/// freeze.
+pub fn freeze_banner(f: &FreezeView, links: &Links) -> Markup {
+    html! {
+        div id="freeze-banner" class="banner warn" role="status" hidden[!f.active] {
+            strong { "Deployments are frozen." } " "
+            span id="freeze-reason" { (links.text(&f.reason)) }
+            " — by " span id="freeze-by" { (f.by) } ", "
+            span id="freeze-until" {
+                @match f.until_ms {
+                    Some(ms) => { "until " (time(ms)) },
+                    None => "until unfrozen",
+                }
+            }
+            "."
+        }
+    }
+}
+
+/// `span.exit-failed` after the state when scap exited with a failure
+/// (e.g. after a roll-back): "Done" alone would read as a success.
+pub fn exit_mark(exit_code: Option<i32>) -> Markup {
+    html! {
+        @if let Some(code) = exit_code.filter(|c| *c != 0) {
+            " " span class="exit-failed" { "scap exit " (code) }
+        }
+    }
+}
+
 /// A job's link, `#N`.
 pub fn job_link(id: u64) -> Markup {
     html! { a class="job-link" href={ "/jobs/" (id) } { "#" (id) } }
@@ -205,7 +235,10 @@ pub fn jobs_table(id: &str, caption: &str, jobs: &[JobView], links: &Links) -> M
                         td class="owner" { (j.owner) }
                         td { (j.kind) @if let Some(r) = j.reverts_job { " of " (job_link(r)) } }
                         td class="changes" { (links.changes(&j.changes)) }
-                        td { (state_badge(j.state)) }
+                        td {
+                            (state_badge(j.state))
+                            (exit_mark(j.exit_code))
+                        }
                         td { (time(j.created_at_ms)) }
                         td class="outcome" { (links.text(&j.outcome)) }
                     }
@@ -240,6 +273,16 @@ mod tests {
                 .into_string()
                 .starts_with("<time datetime=\"1970-01-01T00:00:01Z\">")
         );
+    }
+
+    #[test]
+    fn a_failed_exit_is_marked_and_success_or_none_is_not() {
+        assert_eq!(
+            exit_mark(Some(1)).into_string(),
+            r#" <span class="exit-failed">scap exit 1</span>"#
+        );
+        assert_eq!(exit_mark(Some(0)).into_string(), "");
+        assert_eq!(exit_mark(None).into_string(), "");
     }
 
     #[test]

@@ -9,8 +9,8 @@ use super::log::Excerpt;
 use crate::api::calls::Action;
 use crate::auth::Me;
 use crate::links::Links;
-use crate::pages::parts::{error_banner, job_link, stage_words, state_badge, time};
-use crate::views::{JobView, PromptView};
+use crate::pages::parts::{error_banner, freeze_banner, job_link, stage_words, state_badge, time};
+use crate::views::{FreezeView, JobView, PromptView};
 
 /// The stages of the strip, in order (`data-stage` names).
 pub const STAGES: [&str; 6] = [
@@ -47,8 +47,17 @@ impl JobPage<'_> {
 /// The whole page body.
 pub fn render(p: &JobPage<'_>) -> Markup {
     let j = p.job;
+    // Hidden until the socket's first `queue` frame says there is a freeze.
+    let no_freeze = FreezeView {
+        active: false,
+        reason: String::new(),
+        by: String::new(),
+        since_ms: 0,
+        until_ms: None,
+    };
     html! {
         (error_banner(p.error))
+        (freeze_banner(&no_freeze, p.links))
         section id="job" class="card" data-job=(j.id) data-job-id=(j.id) data-owner=(j.owner) data-kind=(j.kind)
             data-state=(j.state) data-can-act=(p.may_drive()) aria-labelledby="job-heading" {
             h1 id="job-heading" {

@@ -227,3 +227,13 @@ fn terminal_log_and_facts() {
     assert!(html.contains(r#"data-state="running""#));
     assert!(html.contains(r#"<progress id="progress" max="100"></progress>"#));
 }
+
+#[test]
+fn the_job_page_carries_a_hidden_freeze_banner_for_the_script() {
+    let html = page(&job(pb::JobState::Queued, None), &viewer("ann", false));
+    assert!(
+        html.contains(r#"<div id="freeze-banner" class="banner warn" role="status" hidden>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"<span id="freeze-reason">"#));
+}
