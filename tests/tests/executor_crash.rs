@@ -257,3 +257,131 @@ async fn sigterm_during_a_run_exits_promptly_with_the_state_on_disk() -> anyhow:
     }
     Ok(())
 }
+
+/// Rounds of [`kill_9_at_random_points_of_runs_loses_nothing_and_reruns_nothing`]:
+/// `SPIDERPIG_CHAOS_ROUNDS` (scripts/chaos runs 200), else 20.
+fn chaos_rounds() -> usize {
+    std::env::var("SPIDERPIG_CHAOS_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(20)
+}
+
+/// How many times scap ran for `user` (fake-scap records each start).
+fn runs_of(h: &Harness, user: &str) -> usize {
+    h.invocations()
+        .iter()
+        .filter(|c| c["env"]["SPIDERPIG_REAL_USER"] == user)
+        .count()
+}
+
+/// The fault suite's kill -9: each round a new deployer queues change 42,
+/// presses Ready and answers every prompt while the executor is killed at a
+/// random moment of the run (before, during or after scap). After each kill
+/// the store passes redb's integrity check; after each restart the job is
+/// there once, a job that was running is `interrupted` (never running again),
+/// scap ran at most once for it, and its owner can finish it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_random_points_of_runs_loses_nothing_and_reruns_nothing() -> anyhow::Result<()> {
+    use spiderpig_executor::store::Store;
+    let rounds = chaos_rounds();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos() as u64;
+    let mut rng = Lcg(seed);
+    let opts = HarnessOptions {
+        idp: IdpOptions {
+            users: Some(users(rounds)),
+            ..Default::default()
+        },
+        // At this pace a run of change 42 outlasts most of the kill window.
+        fake_scap: serde_json::json!({"pace": 0.012, "record_invocations": true}),
+        ..Default::default()
+    };
+    let h = Harness::prepare(opts).await?;
+    let db = h.config.database_path();
+    // (user, token, job) of the round before, to check and finish.
+    let mut previous: Option<(String, String, u64)> = None;
+    let mut states_after_kill = std::collections::BTreeMap::<String, usize>::new();
+    for round in 0..rounds {
+        let exec = h.spawn_binary().await?;
+        h.sync_clock();
+        if let Some((user, token, id)) = previous.take() {
+            let mut c = Driver::new(h.deployer(), &token);
+            let job = c.job(id).await?;
+            let state = pb::JobState::try_from(job.state)?;
+            assert!(
+                !matches!(state, pb::JobState::Running | pb::JobState::AwaitingInput),
+                "seed {seed}: job {id} is {state:?} after a restart"
+            );
+            *states_after_kill.entry(format!("{state:?}")).or_default() += 1;
+            assert!(
+                runs_of(&h, &user) <= 1,
+                "seed {seed}: scap ran twice for {id}"
+            );
+            if matches!(
+                state,
+                pb::JobState::Interrupted | pb::JobState::AwaitingFinish
+            ) {
+                c.finish(id).await?;
+            } else if matches!(state, pb::JobState::AwaitingReady) {
+                c.cancel(id).await?;
+            }
+        }
+        let user = format!("dep{round:02}");
+        let signed = h.login(&user, &format!("{user}-pass")).await?;
+        let mut c = Driver::new(h.deployer(), &signed.token);
+        let job = c.submit(&[42], &h.totp(&signed.secret, 1)).await?;
+        c.ready(job.id).await?;
+        let mut answers = Driver::new(h.deployer(), &signed.token);
+        let id = job.id;
+        let answering = tokio::spawn(async move {
+            let _ = answers
+                .answer_all(
+                    id,
+                    &[
+                        ("Backport the changes?", "y"),
+                        ("Continue with deployment?", "y"),
+                    ],
+                )
+                .await;
+        });
+        tokio::time::sleep(Duration::from_millis(rng.next(1500))).await;
+        exec.kill9();
+        answering.abort();
+        assert!(
+            Store::check_integrity(&db)?,
+            "seed {seed}: round {round}: the store failed redb's integrity check"
+        );
+        previous = Some((user, signed.token.clone(), job.id));
+    }
+
+    // The whole history: every job once, none left running.
+    let _exec = h.spawn_binary().await?;
+    for round in 0..rounds {
+        let user = format!("dep{round:02}");
+        let mine = h
+            .admin()
+            .admin_list_jobs(pb::AdminListJobsRequest {
+                page_size: 100,
+                owner: user.clone(),
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .jobs;
+        assert_eq!(mine.len(), 1, "seed {seed}: {user} has {} jobs", mine.len());
+        let state = pb::JobState::try_from(mine[0].state)?;
+        assert!(
+            !matches!(state, pb::JobState::Running | pb::JobState::AwaitingInput),
+            "seed {seed}: {user}'s job is {state:?} after the last restart"
+        );
+        assert!(
+            runs_of(&h, &user) <= 1,
+            "seed {seed}: scap ran twice for {user}"
+        );
+    }
+    eprintln!("seed {seed}: {rounds} kills; states found after a restart: {states_after_kill:?}");
+    Ok(())
+}

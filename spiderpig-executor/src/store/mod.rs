@@ -54,6 +54,17 @@ impl Store {
         Ok(store)
     }
 
+    /// Open the file at `path` (no executor may have it open), let redb
+    /// recover it if it was not closed cleanly, and run redb's integrity
+    /// check of every table and the allocator state. For fault tests and
+    /// operators after a crash.
+    pub fn check_integrity(path: &Path) -> Result<bool> {
+        let mut db = Database::open(path)
+            .map_err(|e| ExecutorError::Store(format!("cannot open {}: {e}", path.display())))?;
+        db.check_integrity()
+            .map_err(|e| ExecutorError::Store(format!("checking {}: {e}", path.display())))
+    }
+
     /// Path of the file.
     pub fn path(&self) -> &Path {
         &self.path

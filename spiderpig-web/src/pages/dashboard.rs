@@ -40,7 +40,7 @@ use crate::auth::Me;
 use crate::links::Links;
 use crate::request::Meta;
 use crate::state::AppState;
-use crate::views::{self, FreezeView, JobView, QueueView};
+use crate::views::{self, JobView, QueueView};
 
 /// How many of my jobs the dashboard lists.
 const MY_JOBS: u32 = 10;
