@@ -836,6 +836,34 @@ async fn a_straggler_holding_the_output_open_does_not_hang_the_run() {
     assert!(run.seen.iter().any(
         |e| matches!(e, RunnerEvent::Log { kind: LogKind::System, text, .. } if text.contains("killed"))
     ));
+    // The runner sent SIGKILL to the group; the kernel takes a moment (longer
+    // on a busy machine) before the straggler is gone or a zombie.
+    let pid: i32 = run
+        .seen
+        .iter()
+        .find_map(|e| match e {
+            RunnerEvent::Log { text, .. } => text
+                .split("straggler ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next()?.parse().ok()),
+            _ => None,
+        })
+        .expect("the straggler's pid in the log");
+    let killed_at = std::time::Instant::now();
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    }) {
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(5),
+            "the straggler {pid} is still alive"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let sleep = ScapPath::new("/usr/bin/sleep").unwrap();
     assert_eq!(
         runner::reap_orphan(run.handle.pgid, &sleep),

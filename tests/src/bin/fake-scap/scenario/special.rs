@@ -1,7 +1,7 @@
 //! Scenarios that test the consumer rather than the deployment: a scap that never
 //! ends, one that floods, and output that pretends to be a prompt.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::clock::hms_now;
 use crate::outcome::Stop;
@@ -19,11 +19,16 @@ pub fn hang() -> ! {
 }
 
 /// `flood_lines` non-sensitive log lines (machine-mode `line` messages), as fast
-/// as they can be written; then the run ends with success.
+/// as they can be written; then the run ends with success. Each line ends with
+/// its emit time, ` t_ns=<unix nanoseconds>`, for spiderpig-bench's latencies.
 pub fn flood(run: &mut Run) -> Result<(), Stop> {
     let total = run.settings.flood_lines;
     for i in 1..=total {
-        let text = format!("{} flood line {i} of {total}", hms_now());
+        let text = format!(
+            "{} flood line {i} of {total} t_ns={}",
+            hms_now(),
+            unix_nanos()
+        );
         let line = if run.io.colour() {
             format!("\u{1b}[32m{text}\u{1b}[0m")
         } else {
@@ -32,6 +37,13 @@ pub fn flood(run: &mut Run) -> Result<(), Stop> {
         run.io.output_line(&line, false)?;
     }
     Ok(())
+}
+
+/// Nanoseconds since the Unix epoch (0 if the clock is before it).
+fn unix_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
 /// Two plain stdout lines that look exactly like the test-server prompt: one with
