@@ -383,3 +383,26 @@ proptest! {
         prop_assert!(lines.len() == newlines || lines.len() == newlines + 1);
     }
 }
+
+/// Found by the machine_decoder fuzz target (its first assertion was too
+/// strict): a cut line of bytes that are not UTF-8 grows when each becomes
+/// U+FFFD, so a line's text is bounded by three times the limit plus the
+/// marker, not by the limit.
+#[test]
+fn a_cut_line_of_invalid_bytes_stays_within_three_times_the_limit_plus_the_marker() {
+    let mut assembler = LineAssembler::new(512);
+    let mut lines = assembler.push(&[0x95; 2000]);
+    lines.extend(assembler.push(b"\n"));
+    assert_eq!(lines.len(), 1);
+    let line = &lines[0];
+    assert!(line.truncated);
+    assert_eq!(line.dropped_bytes, 2000 - 512);
+    assert!(
+        line.text.starts_with(&"\u{fffd}".repeat(512)),
+        "{:?}",
+        &line.text[..12]
+    );
+    assert!(line.text.len() > 512, "the text is longer than the limit");
+    assert!(line.text.len() <= 3 * 512 + 64, "{}", line.text.len());
+    assert!(assembler.buffered_capacity() <= 512);
+}
