@@ -48,3 +48,17 @@ pub fn fake_scap() -> PathBuf {
 pub fn executor() -> PathBuf {
     binary("spiderpig-executor", "spiderpig-executor")
 }
+
+/// For the demo's stand-in binaries: print `READY <url>` (the line
+/// scripts/demo waits for), then wait for SIGTERM or SIGINT.
+pub async fn ready_until_stopped(url: &str) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    println!("READY {url}");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

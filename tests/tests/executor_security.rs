@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use spiderpig_proto::v1 as pb;
 use spiderpig_tests::drive::Driver;
-use spiderpig_tests::executor::{Harness, HarnessOptions};
+use spiderpig_tests::executor::{Harness, HarnessOptions, SignedIn};
 use tokio_stream::StreamExt;
 
 async fn queue_is_empty(h: &Harness) -> bool {
@@ -215,6 +215,31 @@ fn small_window_client(
     spiderpig_proto::v1::deployer_client::DeployerClient::new(channel)
 }
 
+/// A watch of `job` from its first record.
+fn watch_from_start(session: Option<pb::Session>, job_id: u64) -> pb::WatchRequest {
+    pb::WatchRequest {
+        ctx: None,
+        session,
+        job_id,
+        after_seq: 0,
+    }
+}
+
+/// A harness whose watch streams buffer 16 events and whose fake-scap floods
+/// `lines` lines at once; deployer1 signed in with a flood job (1006) queued.
+async fn flood_job(lines: u64) -> anyhow::Result<(Harness, SignedIn, Driver, pb::Job)> {
+    let opts = HarnessOptions {
+        watch_buffer: 16,
+        fake_scap: serde_json::json!({"pace": "instant", "flood_lines": lines}),
+        ..Default::default()
+    };
+    let h = Harness::start(opts).await?;
+    let d1 = h.login("deployer1", "deployer1-pass").await?;
+    let mut c = Driver::new(h.deployer(), &d1.token);
+    let job = c.submit(&[1006], &h.totp(&d1.secret, 1)).await?;
+    Ok((h, d1, c, job))
+}
+
 /// Collect log records from a watch stream until `last` arrives.
 async fn collect_until(
     stream: &mut tonic::Streaming<pb::Event>,
@@ -247,12 +272,7 @@ async fn watch_replays_from_any_seq_with_no_gap_and_no_duplicate() -> anyhow::Re
     // A watcher attached before the run sees every record live.
     let mut live = h
         .deployer()
-        .watch(pb::WatchRequest {
-            ctx: None,
-            session: d1.session(),
-            job_id: job.id,
-            after_seq: 0,
-        })
+        .watch(watch_from_start(d1.session(), job.id))
         .await?
         .into_inner();
     c.ready(job.id).await?;
@@ -296,32 +316,14 @@ async fn watch_replays_from_any_seq_with_no_gap_and_no_duplicate() -> anyhow::Re
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watcher_that_does_not_read_is_told_it_skipped_and_does_not_slow_others()
 -> anyhow::Result<()> {
-    let opts = HarnessOptions {
-        watch_buffer: 16,
-        fake_scap: serde_json::json!({"pace": "instant", "flood_lines": 20000}),
-        ..Default::default()
-    };
-    let h = Harness::start(opts).await?;
-    let d1 = h.login("deployer1", "deployer1-pass").await?;
-    let mut c = Driver::new(h.deployer(), &d1.token);
-    let job = c.submit(&[1006], &h.totp(&d1.secret, 1)).await?;
+    let (h, d1, mut c, job) = flood_job(20000).await?;
     let mut slow = small_window_client(&h.config.sockets.executor)
-        .watch(pb::WatchRequest {
-            ctx: None,
-            session: d1.session(),
-            job_id: job.id,
-            after_seq: 0,
-        })
+        .watch(watch_from_start(d1.session(), job.id))
         .await?
         .into_inner();
     let mut fast = h
         .deployer()
-        .watch(pb::WatchRequest {
-            ctx: None,
-            session: d1.session(),
-            job_id: job.id,
-            after_seq: 0,
-        })
+        .watch(watch_from_start(d1.session(), job.id))
         .await?
         .into_inner();
     c.ready(job.id).await?;
@@ -437,23 +439,10 @@ async fn job_logs_are_pruned_after_retention_but_the_job_and_audit_stay() -> any
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watcher_with_a_full_buffer_still_ends_within_a_second_of_logout() -> anyhow::Result<()> {
-    let opts = HarnessOptions {
-        watch_buffer: 16,
-        fake_scap: serde_json::json!({"pace": "instant", "flood_lines": 5000}),
-        ..Default::default()
-    };
-    let h = Harness::start(opts).await?;
-    let d1 = h.login("deployer1", "deployer1-pass").await?;
-    let mut c = Driver::new(h.deployer(), &d1.token);
-    let job = c.submit(&[1006], &h.totp(&d1.secret, 1)).await?;
+    let (h, d1, mut c, job) = flood_job(5000).await?;
     // Never read: the executor's buffer for it fills and stays full.
     let _unread = small_window_client(&h.config.sockets.executor)
-        .watch(pb::WatchRequest {
-            ctx: None,
-            session: d1.session(),
-            job_id: job.id,
-            after_seq: 0,
-        })
+        .watch(watch_from_start(d1.session(), job.id))
         .await?
         .into_inner();
     let hub = h.engine().hub().clone();

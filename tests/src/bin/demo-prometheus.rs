@@ -35,14 +35,7 @@ async fn main() -> anyhow::Result<()> {
         Shape::Spike => Profile::Spike,
     };
     let prometheus = Prometheus::start_in(&args.dir, &mediawiki_errors(now_s, profile))?;
-    println!("READY {}", prometheus.url);
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    spiderpig_tests::bins::ready_until_stopped(&prometheus.url).await?;
     drop(prometheus);
     Ok(())
 }

@@ -8,14 +8,7 @@ use spiderpig_tests::gerrit::{GerritStandIn, default_changes};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let gerrit = GerritStandIn::start(default_changes()).await?;
-    println!("READY {}", gerrit.url);
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    spiderpig_tests::bins::ready_until_stopped(&gerrit.url).await?;
     drop(gerrit);
     Ok(())
 }
