@@ -1,24 +1,26 @@
 //! The bare baseline: a minimal tokio WebSocket broadcast server inside this
 //! process (plain TCP on loopback, no TLS, no auth, no storage). One
-//! producer stamps `lines` lines with their emit time as fast as it can; a
-//! task per client sends whatever is waiting as one `log` frame, in the same
+//! producer stamps each line with its emit time, as fast as it can or at
+//! the flood's rate (paced as fake-scap paces); a task per client sends whatever is waiting as one `log` frame, in the same
 //! JSON shape as SpiderPig's, so the clients read it with the same code.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt, stream};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::flood::Flood;
 use crate::reader::{Seen, read_until, unix_nanos};
 
 /// Records joined into one frame at most.
 const BATCH: usize = 256;
 
-/// Run the baseline with `watchers` clients and `lines` lines.
-pub async fn run(watchers: usize, lines: u64, idle: Duration) -> anyhow::Result<Vec<Seen>> {
+/// Run the baseline with `watchers` clients and `flood`.
+pub async fn run(watchers: usize, flood: Flood, idle: Duration) -> anyhow::Result<Vec<Seen>> {
+    let lines = flood.lines;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (tx, _) = broadcast::channel::<Arc<str>>(lines as usize + 16);
@@ -48,7 +50,11 @@ pub async fn run(watchers: usize, lines: u64, idle: Duration) -> anyhow::Result<
         .into_iter()
         .map(|mut ws| tokio::spawn(async move { read_until(&mut ws, lines, idle).await }))
         .collect();
+    let start = Instant::now();
     for i in 1..=lines {
+        if flood.rate.is_some() {
+            tokio::time::sleep_until((start + flood.due(i)).into()).await;
+        }
         let text = format!("00:00:00 flood line {i} of {lines} t_ns={}", unix_nanos());
         let record = serde_json::json!({"seq": i, "text": text}).to_string();
         let _ = tx.send(record.into());

@@ -1,22 +1,27 @@
 //! spiderpig-bench: issue 7's benchmark. Starts the real `spiderpig-executor`
 //! and `spiderpig-web` binaries (with the test harness's real OpenID
 //! Provider, Gerrit stand-in and fake-scap's flood scenario) and prints:
-//! WebSocket fan-out latency and throughput for W watchers against a bare
-//! tokio-tungstenite baseline, resident memory, the gRPC submit round trip
-//! and cold starts, each next to its target.
+//! WebSocket fan-out throughput (an unpaced flood) and latency (a paced one)
+//! for W watchers against a bare tokio-tungstenite baseline, resident
+//! memory, the deployer's steps through the web, the gRPC submit round trip
+//! next to the disk's fsync floor, and cold starts, each next to its target.
 //!
 //! `cargo run --release -p spiderpig-bench -- [--watchers 1,100,1000]
-//! [--lines N] [--submits N]` (or `scripts/bench`).
+//! [--lines N] [--rate R --paced-lines N] [--steps N] [--submits N]`
+//! (or `scripts/bench`).
 
 #![forbid(unsafe_code)]
 
 mod baseline;
 mod cpu;
+mod fanout;
+mod flood;
 mod reader;
 mod report;
 mod rss;
 mod stack;
 mod stats;
+mod steps;
 mod submit;
 mod watchers;
 
@@ -24,12 +29,11 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
-use crate::report::{
-    Fanout, cold_start_row, fanout_header, fanout_row, rss_row, targets_row, verdict,
-};
+use crate::fanout::Fanout;
+use crate::flood::Flood;
+use crate::report::Run;
 use crate::rss::vm_rss_kib;
 use crate::stack::{Stack, StackOptions};
-use crate::stats::{Summary, ms};
 
 #[derive(Parser, Debug)]
 #[command(name = "spiderpig-bench", about = "SpiderPig's benchmark (issue 7)")]
@@ -37,9 +41,18 @@ struct Cli {
     /// Watcher counts, one run each.
     #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
     watchers: Vec<usize>,
-    /// Lines of each flood.
+    /// Lines of each unpaced flood (throughput).
     #[arg(long, default_value_t = 5000)]
     lines: u64,
+    /// Lines per second of the paced flood (latency).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    rate: u64,
+    /// Lines of each paced flood (0: skip the paced runs).
+    #[arg(long, default_value_t = 1000)]
+    paced_lines: u64,
+    /// Samples of the deployer's steps through the web (0: skip).
+    #[arg(long, default_value_t = 50)]
+    steps: usize,
     /// Timed gRPC submissions (0: skip).
     #[arg(long, default_value_t = 1000)]
     submits: usize,
@@ -54,32 +67,94 @@ struct Cli {
     idle_secs: u64,
 }
 
+/// Users, by what they do.
+struct Users {
+    watch: Vec<String>,
+    flood: Vec<String>,
+    steps: Vec<String>,
+    submit: Vec<String>,
+}
+
+impl Users {
+    fn for_run(cli: &Cli) -> Users {
+        let named = |prefix: &str, n: usize| -> Vec<String> {
+            (1..=n).map(|i| format!("{prefix}{i}")).collect()
+        };
+        Users {
+            watch: named("watch", cli.sessions.max(1)),
+            // One submitter per flood (instant and paced per W).
+            flood: named("flood", cli.watchers.len() * 2),
+            steps: steps::users(cli.steps),
+            // Each user has about two TOTP steps per 30 s.
+            submit: named("sub", cli.submits.div_ceil(2) + 10),
+        }
+    }
+
+    fn all(&self) -> Vec<String> {
+        [&self.watch, &self.flood, &self.steps, &self.submit]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+}
+
+/// One flood with `w` watchers on SpiderPig, then on the baseline.
+async fn fanout(
+    stack: &Stack,
+    submitter: Option<&String>,
+    sessions: &[String],
+    w: usize,
+    flood: Flood,
+    idle: Duration,
+) -> anyhow::Result<Run> {
+    let submitter = submitter.ok_or_else(|| anyhow::anyhow!("no submitter left"))?;
+    eprintln!("bench: SpiderPig with {w} watchers, {}", flood.describe());
+    let t = Instant::now();
+    let run = watchers::run(stack, submitter, sessions, w, flood, idle).await?;
+    let ours = Fanout::of(w, flood.lines, &run.seen);
+    for (k, s) in run
+        .seen
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.ended.is_some())
+        .take(3)
+    {
+        eprintln!("bench: watcher {k} ended early: {:?}", s.ended);
+    }
+    eprintln!(
+        "bench:   done in {:?} (sockets opened in {:?})",
+        t.elapsed(),
+        run.connect
+    );
+    eprintln!("bench: baseline with {w} clients");
+    let mark = cpu::CpuMark::take(&[std::process::id()]);
+    let base_seen = baseline::run(w, flood, idle).await?;
+    let base_cpu = mark.since()[0];
+    let base = Fanout::of(w, flood.lines, &base_seen);
+    drop(base_seen);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(Run {
+        ours,
+        base,
+        open_rss: run.open_rss,
+        peak_rss: run.peak_rss,
+        connect: run.connect,
+        cpu: run.cpu,
+        base_cpu,
+    })
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let idle = Duration::from_secs(cli.idle_secs);
     let max_w = cli.watchers.iter().copied().max().unwrap_or(1);
-    // Users: watchers' sessions, one flood submitter per run, and enough for
-    // the submissions (each user has about two TOTP steps per 30 s).
-    let watch_users: Vec<String> = (1..=cli.sessions.max(1))
-        .map(|i| format!("watch{i}"))
-        .collect();
-    let flood_users: Vec<String> = (1..=cli.watchers.len())
-        .map(|i| format!("flood{i}"))
-        .collect();
-    let submit_users: Vec<String> = (1..=cli.submits.div_ceil(2) + 10)
-        .map(|i| format!("sub{i}"))
-        .collect();
-    let all_users: Vec<String> = watch_users
-        .iter()
-        .chain(&flood_users)
-        .chain(&submit_users)
-        .cloned()
-        .collect();
+    let users = Users::for_run(&cli);
 
     let t = Instant::now();
     let stack = Stack::start(&StackOptions {
-        users: all_users,
+        users: users.all(),
         flood_lines: cli.lines,
         max_watchers: max_w,
         queued_per_user: 3,
@@ -87,10 +162,9 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     eprintln!("bench: stack up in {:?}", t.elapsed());
-    let exec_pid = stack.executor.pid();
-    let web_pid = stack.web_proc.pid();
+    let pids = (stack.executor.pid(), stack.web_proc.pid());
     let mut sessions = Vec::new();
-    for u in &watch_users {
+    for u in &users.watch {
         let b = stack.browser(u).await?;
         sessions.push(
             b.session()
@@ -99,152 +173,58 @@ async fn main() -> anyhow::Result<()> {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle_rss = (
-        vm_rss_kib(exec_pid).unwrap_or(0),
-        vm_rss_kib(web_pid).unwrap_or(0),
+        vm_rss_kib(pids.0).unwrap_or(0),
+        vm_rss_kib(pids.1).unwrap_or(0),
     );
 
+    let instant = Flood {
+        lines: cli.lines,
+        rate: None,
+    };
+    let paced = Flood {
+        lines: cli.paced_lines,
+        rate: Some(cli.rate),
+    };
     let mut runs = Vec::new();
-    let mut cpu_rows = Vec::new();
-    for (i, &w) in cli.watchers.iter().enumerate() {
-        eprintln!("bench: SpiderPig with {w} watchers, {} lines", cli.lines);
-        let t = Instant::now();
-        let run = watchers::run(&stack, &flood_users[i], &sessions, w, cli.lines, idle).await?;
-        let ours = Fanout::of(w, cli.lines, &run.seen);
-        for (k, s) in run
-            .seen
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.ended.is_some())
-            .take(3)
-        {
-            eprintln!("bench: watcher {k} ended early: {:?}", s.ended);
+    let mut paced_runs = Vec::new();
+    let mut submitter = users.flood.iter();
+    for &w in &cli.watchers {
+        runs.push(fanout(&stack, submitter.next(), &sessions, w, instant, idle).await?);
+        if cli.paced_lines > 0 {
+            paced_runs.push(fanout(&stack, submitter.next(), &sessions, w, paced, idle).await?);
         }
-        eprintln!(
-            "bench:   done in {:?} (sockets opened in {:?})",
-            t.elapsed(),
-            run.connect
-        );
-        eprintln!("bench: baseline with {w} clients");
-        let mark = cpu::CpuMark::take(&[std::process::id()]);
-        let base_seen = baseline::run(w, cli.lines, idle).await?;
-        let base_cpu = mark.since()[0];
-        let base = Fanout::of(w, cli.lines, &base_seen);
-        drop(base_seen);
-        cpu_rows.push((w, run.cpu.clone(), base_cpu));
-        runs.push((ours, base, run.open_rss, run.peak_rss, run.connect));
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 
-    let submit = if cli.submits > 0 {
-        eprintln!("bench: {} submissions over gRPC", cli.submits);
-        match submit::run(&stack.web.exec, &submit_users, cli.submits).await {
-            Ok((mut times, signin)) => Some(Ok((Summary::of(&mut times), signin))),
-            Err(e) => Some(Err(e)),
-        }
+    let steps = if cli.steps > 0 {
+        eprintln!("bench: {} samples of the deployer's steps", cli.steps);
+        Some(steps::run(&stack, &users.steps, cli.steps).await)
     } else {
         None
     };
+    let submit = if cli.submits > 0 {
+        eprintln!("bench: {} submissions over gRPC", cli.submits);
+        Some(submit::run(&stack.web.exec, &users.submit, cli.submits).await)
+    } else {
+        None
+    };
+    let fsync = submit::fsync_floor(stack.web.exec.dir.path(), 200);
     let bench_rss = vm_rss_kib(std::process::id()).unwrap_or(0);
 
-    println!();
-    println!("SpiderPig benchmark (issue 7)");
-    println!(
-        "Processes: spiderpig-executor pid {exec_pid} and spiderpig-web pid {web_pid} (the real release \
-         binaries); fake-scap's flood scenario at instant pace, {} lines per run, each stamped with its \
-         emit time. Watchers are real WebSocket clients over the web's TLS with signed-in session \
-         cookies ({} users' sessions shared), all in the bench process. The baseline is a bare \
-         tokio-tungstenite broadcast server in the bench process, plain TCP on loopback, same \
-         clients and line count.",
-        cli.lines,
-        sessions.len()
-    );
-    println!();
-    println!("Cold start (process start → its sockets accept connections; the store exists)");
-    cold_start_row("spiderpig-executor", &stack.executor_starts);
-    cold_start_row("spiderpig-web", &stack.web_starts);
-    println!();
-    println!(
-        "WebSocket fan-out: emit by fake-scap (or the baseline's producer) → arrival at a watcher"
-    );
-    fanout_header();
-    for (ours, base, ..) in &runs {
-        fanout_row("spiderpig", ours);
-        fanout_row("baseline", base);
-    }
-    println!(
-        "  (lost(k.up): lines missing over all watchers (among watchers never told they skipped); skipped: watchers told `skipped`; ended: watchers whose socket ended or went quiet before the last line)"
-    );
-    for (ours, base, ..) in &runs {
-        targets_row(ours, base);
-    }
-    println!();
-    println!("CPU time during each flood (user + system, /proc/<pid>/stat), seconds");
-    for (w, ours, base) in &cpu_rows {
-        println!(
-            "  W={w:<5} spiderpig: executor {:>6.2}  web {:>6.2}  bench (clients) {:>6.2}   baseline: bench (server + clients) {:>6.2}",
-            ours[0].as_secs_f64(),
-            ours[1].as_secs_f64(),
-            ours[2].as_secs_f64(),
-            base.as_secs_f64()
-        );
-    }
-    println!();
-    println!("Resident memory (VmRSS from /proc/<pid>/status)");
-    rss_row("idle (4 sessions, no socket)", idle_rss.0, idle_rss.1);
-    for (ours, _, open, peak, connect) in &runs {
-        rss_row(
-            &format!("W={} sockets open, before the flood", ours.watchers),
-            open.0,
-            open.1,
-        );
-        rss_row(
-            &format!("W={} peak during the flood", ours.watchers),
-            peak.0,
-            peak.1,
-        );
-        eprintln!("bench: W={} sockets opened in {connect:?}", ours.watchers);
-    }
-    println!(
-        "  idle targets: executor ≤ 15 MiB: {}; web ≤ 20 MiB: {}",
-        verdict(idle_rss.0 <= 15 * 1024),
-        verdict(idle_rss.1 <= 20 * 1024)
-    );
-    let by_w = |w: usize| runs.iter().find(|r| r.0.watchers == w).map(|r| r.2.1);
-    let lo = cli.watchers.iter().copied().min().unwrap_or(1);
-    if let (Some(a), Some(b)) = (by_w(lo), by_w(max_w))
-        && max_w > lo
-    {
-        let per = (b as f64 - a as f64) / (max_w - lo) as f64;
-        println!(
-            "  web memory per extra watcher (sockets open, W={lo} → W={max_w}): {per:.1} KiB; target ≤ 50 KiB: {}",
-            verdict(per <= 50.0)
-        );
-    }
-    println!(
-        "  bench process (watchers' and baseline's clients, baseline server) at the end: {} MiB",
-        rss::mib(bench_rss)
-    );
-    if let Some(Err(e)) = &submit {
-        println!();
-        println!("Submit round trip: FAILED: {e:#}");
-    }
-    if let Some(Ok((s, signin))) = submit {
-        println!();
-        println!(
-            "Submit round trip (gRPC SubmitJob on the executor's Deployer socket, TOTP code, durable commit; each job cancelled afterwards, untimed)"
-        );
-        println!(
-            "  {} submissions: p50 {} ms  p99 {} ms  max {} ms; target p99 ≤ 10 ms: {}   ({} users signed in first, in {signin:?})",
-            s.count,
-            ms(s.p50),
-            ms(s.p99),
-            ms(s.max),
-            verdict(s.p99 <= 10_000_000),
-            submit_users.len()
-        );
-    }
-    println!();
-    println!("Not measured yet: submit → scap running; prompt answer → scap's stdin (issue 7).");
+    let r = report::Report {
+        pids,
+        instant,
+        paced,
+        sessions: sessions.len(),
+        executor_starts: &stack.executor_starts,
+        web_starts: &stack.web_starts,
+        runs: &runs,
+        paced_runs: &paced_runs,
+        idle_rss,
+        bench_rss,
+    };
+    r.print();
+    report::print_steps(steps);
+    report::print_submit(submit, fsync, users.submit.len());
     drop(stack);
     Ok(())
 }

@@ -1,124 +1,239 @@
-//! The printed figures: one table per measurement, each next to its target
-//! from issue 7 and whether it was met.
+//! The printed report: one table per measurement, each figure next to its
+//! target from issue 7 and whether it was met.
 
 use std::time::Duration;
 
-use crate::reader::Seen;
+use crate::fanout::{Fanout, fanout_header, fanout_row, latency_row, throughput_row};
+use crate::flood::Flood;
 use crate::rss::mib;
 use crate::stats::{Summary, ms, nanos};
+use crate::steps::{self, Steps};
 
 pub fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "MISSED" }
 }
 
-/// The figures of one fan-out run (SpiderPig or the baseline).
-#[derive(Debug, Clone, Copy)]
-pub struct Fanout {
-    pub watchers: usize,
-    pub latency: Summary,
-    /// Flood lines per second reaching one watcher (lines / span).
-    pub lines_per_sec: f64,
-    /// Records delivered per second over all watchers.
-    pub deliveries_per_sec: f64,
-    /// Lines missing in all; and among watchers never told they skipped.
-    pub lost: u64,
-    pub lost_keeping_up: u64,
-    pub skipped_watchers: usize,
-    /// Watchers whose socket ended or went quiet before the last line.
-    pub ended_early: usize,
+/// One flood's figures, SpiderPig's and the baseline's.
+pub struct Run {
+    pub ours: Fanout,
+    pub base: Fanout,
+    /// RSS (KiB) of the executor and the web with the sockets open, before
+    /// the flood; and their peaks during it.
+    pub open_rss: (u64, u64),
+    pub peak_rss: (u64, u64),
+    pub connect: Duration,
+    /// CPU time of the executor, the web and the bench (clients).
+    pub cpu: Vec<Duration>,
+    /// CPU time of the bench process during the baseline.
+    pub base_cpu: Duration,
 }
 
-impl Fanout {
-    pub fn of(watchers: usize, lines: u64, seen: &[Seen]) -> Fanout {
-        let mut all: Vec<u64> = seen
-            .iter()
-            .flat_map(|s| s.latencies.iter().copied())
-            .collect();
-        let first = seen.iter().filter_map(|s| s.first_emit).min().unwrap_or(0);
-        let last = seen
-            .iter()
-            .filter_map(|s| s.last_arrival)
-            .max()
-            .unwrap_or(0);
-        let span = (last.saturating_sub(first) as f64 / 1e9).max(1e-9);
-        let received: u64 = seen.iter().map(|s| s.lines).sum();
-        let lost_of = |s: &Seen| lines.saturating_sub(s.lines);
-        Fanout {
-            watchers,
-            latency: Summary::of(&mut all),
-            lines_per_sec: lines as f64 / span,
-            deliveries_per_sec: received as f64 / span,
-            lost: seen.iter().map(lost_of).sum(),
-            lost_keeping_up: seen.iter().filter(|s| s.skipped == 0).map(lost_of).sum(),
-            skipped_watchers: seen.iter().filter(|s| s.skipped > 0).count(),
-            ended_early: seen.iter().filter(|s| s.ended.is_some()).count(),
+pub struct Report<'a> {
+    pub pids: (u32, u32),
+    pub instant: Flood,
+    pub paced: Flood,
+    pub sessions: usize,
+    pub executor_starts: &'a [Duration],
+    pub web_starts: &'a [Duration],
+    pub runs: &'a [Run],
+    pub paced_runs: &'a [Run],
+    pub idle_rss: (u64, u64),
+    pub bench_rss: u64,
+}
+
+impl Report<'_> {
+    pub fn print(&self) {
+        let (exec_pid, web_pid) = self.pids;
+        println!();
+        println!("SpiderPig benchmark (issue 7)");
+        println!(
+            "Processes: spiderpig-executor pid {exec_pid} and spiderpig-web pid {web_pid} (the real \
+             release binaries); fake-scap's flood scenario, each line stamped with its emit time. \
+             Watchers are real WebSocket clients over the web's TLS with signed-in session cookies \
+             ({} users' sessions shared), all in the bench process. The baseline is a bare \
+             tokio-tungstenite broadcast server in the bench process, plain TCP on loopback, same \
+             clients and lines.",
+            self.sessions
+        );
+        println!();
+        println!("Cold start (process start → its sockets accept connections; the store exists)");
+        cold_start_row("spiderpig-executor", self.executor_starts);
+        cold_start_row("spiderpig-web", self.web_starts);
+        self.fanout_tables();
+        self.cpu_table();
+        self.memory_table();
+    }
+
+    fn fanout_tables(&self) {
+        println!();
+        println!(
+            "WebSocket fan-out, throughput: {} (emit by fake-scap or the baseline's producer → arrival at a watcher)",
+            self.instant.describe()
+        );
+        fanout_header();
+        for r in self.runs {
+            fanout_row("spiderpig", &r.ours);
+            fanout_row("baseline", &r.base);
         }
+        println!(
+            "  (lost(k.up): lines missing over all watchers (among watchers never told they skipped); skipped: watchers told `skipped`; ended: watchers whose socket ended or went quiet before the last line)"
+        );
+        for r in self.runs {
+            throughput_row(&r.ours, &r.base);
+        }
+        if self.paced_runs.is_empty() {
+            return;
+        }
+        println!();
+        println!(
+            "WebSocket fan-out, latency: {} (a steady stream, as scap writes)",
+            self.paced.describe()
+        );
+        fanout_header();
+        for r in self.paced_runs {
+            fanout_row("spiderpig", &r.ours);
+            fanout_row("baseline", &r.base);
+        }
+        for r in self.paced_runs {
+            latency_row(&r.ours, &r.base);
+        }
+    }
+
+    fn cpu_table(&self) {
+        println!();
+        println!("CPU time during each unpaced flood (user + system, /proc/<pid>/stat), seconds");
+        for r in self.runs {
+            println!(
+                "  W={:<5} spiderpig: executor {:>6.2}  web {:>6.2}  bench (clients) {:>6.2}   baseline: bench (server + clients) {:>6.2}",
+                r.ours.watchers,
+                r.cpu[0].as_secs_f64(),
+                r.cpu[1].as_secs_f64(),
+                r.cpu[2].as_secs_f64(),
+                r.base_cpu.as_secs_f64()
+            );
+        }
+    }
+
+    fn memory_table(&self) {
+        println!();
+        println!("Resident memory (VmRSS from /proc/<pid>/status)");
+        rss_row(
+            &format!("idle ({} sessions, no socket)", self.sessions),
+            self.idle_rss.0,
+            self.idle_rss.1,
+        );
+        for r in self.runs {
+            let w = r.ours.watchers;
+            rss_row(
+                &format!(
+                    "W={w} sockets open ({:.1?} to open), before the flood",
+                    r.connect
+                ),
+                r.open_rss.0,
+                r.open_rss.1,
+            );
+            rss_row(
+                &format!("W={w} peak during the flood"),
+                r.peak_rss.0,
+                r.peak_rss.1,
+            );
+        }
+        println!(
+            "  idle targets: executor ≤ 15 MiB: {}; web ≤ 20 MiB: {}",
+            verdict(self.idle_rss.0 <= 15 * 1024),
+            verdict(self.idle_rss.1 <= 20 * 1024)
+        );
+        let lo = self.runs.iter().min_by_key(|r| r.ours.watchers);
+        let hi = self.runs.iter().max_by_key(|r| r.ours.watchers);
+        if let (Some(lo), Some(hi)) = (lo, hi)
+            && hi.ours.watchers > lo.ours.watchers
+        {
+            let extra = (hi.ours.watchers - lo.ours.watchers) as f64;
+            let per = (hi.open_rss.1 as f64 - lo.open_rss.1 as f64) / extra;
+            let exec_per = (hi.open_rss.0 as f64 - lo.open_rss.0 as f64) / extra;
+            println!(
+                "  web memory per extra watcher (sockets open, W={} → W={}): {per:.1} KiB; target ≤ 50 KiB: {}   (executor: {exec_per:.1} KiB)",
+                lo.ours.watchers,
+                hi.ours.watchers,
+                verdict(per <= 50.0)
+            );
+        }
+        println!(
+            "  bench process (watchers' and baseline's clients, baseline server) at the end: {} MiB",
+            mib(self.bench_rss)
+        );
     }
 }
 
-pub fn fanout_header() {
-    println!(
-        "{:<10} {:>6} {:>9} {:>9} {:>9} {:>11} {:>13} {:>10} {:>8} {:>6}",
-        "server",
-        "W",
-        "p50 ms",
-        "p99 ms",
-        "max ms",
-        "lines/s",
-        "deliveries/s",
-        "lost(k.up)",
-        "skipped",
-        "ended"
-    );
-}
-
-pub fn fanout_row(server: &str, f: &Fanout) {
-    println!(
-        "{:<10} {:>6} {:>9} {:>9} {:>9} {:>11.0} {:>13.0} {:>10} {:>8} {:>6}",
-        server,
-        f.watchers,
-        ms(f.latency.p50),
-        ms(f.latency.p99),
-        ms(f.latency.max),
-        f.lines_per_sec,
-        f.deliveries_per_sec,
-        format!("{}({})", f.lost, f.lost_keeping_up),
-        f.skipped_watchers,
-        f.ended_early
-    );
-}
-
-/// The latency target of issue 7 for W watchers: p99 in ms.
-pub fn p99_target_ms(watchers: usize) -> Option<u64> {
-    match watchers {
-        100 => Some(10),
-        1000 => Some(50),
-        _ => None,
-    }
-}
-
-pub fn targets_row(ours: &Fanout, base: &Fanout) {
-    let ratio = ours.deliveries_per_sec / base.deliveries_per_sec.max(1e-9);
-    let p99_ratio = ours.latency.p99 as f64 / (base.latency.p99.max(1)) as f64;
-    let latency = match p99_target_ms(ours.watchers) {
-        Some(t) => {
-            let ok = ours.latency.p99 <= t * 1_000_000 && (ours.watchers < 1000 || ours.lost == 0);
-            let lost = if ours.watchers >= 1000 {
-                " with 0 lost"
-            } else {
-                ""
-            };
-            format!("p99 ≤ {t} ms{lost}: {}", verdict(ok))
+/// The deployer's steps through the web, with their targets.
+pub fn print_steps(steps: Option<anyhow::Result<Steps>>) {
+    let Some(steps) = steps else { return };
+    println!();
+    let mut s = match steps {
+        Ok(s) => s,
+        Err(e) => {
+            println!("Deployer's steps: FAILED: {e:#}");
+            return;
         }
-        None => "p99: no target at this W".to_string(),
     };
     println!(
-        "  W={:<5} throughput {:.2} × baseline (target ≥ 0.5: {}); p99 {:.1} × baseline's; {latency}",
-        ours.watchers,
-        ratio,
-        verdict(ratio >= 0.5),
-        p99_ratio
+        "Deployer's steps through the web, lock free (HTTPS posts with the session cookie and CSRF token; events on the page's /ws)"
     );
+    let (refused, signin) = (s.refused, s.signin);
+    for (label, sum, target) in steps::summaries(&mut s) {
+        let target = target.map_or(String::new(), |t| {
+            format!("; target ≤ {t} ms: {}", verdict(sum.p99 <= t * 1_000_000))
+        });
+        println!(
+            "  {label:<36} n={:<4} p50 {:>8} ms  p99 {:>8} ms  max {:>8} ms{target}",
+            sum.count,
+            ms(sum.p50),
+            ms(sum.p99),
+            ms(sum.max)
+        );
+    }
+    println!("  ({refused} submissions refused and skipped; users signed in first, in {signin:?})");
+}
+
+/// The gRPC submit round trip, next to the disk's fsync floor.
+pub fn print_submit(
+    submit: Option<anyhow::Result<(Vec<u64>, Duration)>>,
+    fsync: anyhow::Result<Vec<u64>>,
+    users: usize,
+) {
+    if let Some(submit) = submit {
+        println!();
+        match submit {
+            Err(e) => println!("Submit round trip: FAILED: {e:#}"),
+            Ok((mut times, signin)) => {
+                let s = Summary::of(&mut times);
+                println!(
+                    "Submit round trip (gRPC SubmitJob on the executor's Deployer socket, TOTP code, durable commit; each job cancelled afterwards, untimed)"
+                );
+                println!(
+                    "  {} submissions: p50 {} ms  p99 {} ms  max {} ms; target p99 ≤ 10 ms: {}   ({users} users signed in first, in {signin:?})",
+                    s.count,
+                    ms(s.p50),
+                    ms(s.p99),
+                    ms(s.max),
+                    verdict(s.p99 <= 10_000_000),
+                );
+            }
+        }
+    }
+    match fsync {
+        Ok(mut times) => {
+            let s = Summary::of(&mut times);
+            println!(
+                "  the disk's floor: 4 KiB write + fdatasync in the store's directory, {} times: p50 {} ms  p99 {} ms  max {} ms",
+                s.count,
+                ms(s.p50),
+                ms(s.p99),
+                ms(s.max)
+            );
+        }
+        Err(e) => println!("  the disk's fsync floor: FAILED: {e:#}"),
+    }
 }
 
 /// `p50 / max` of cold starts, with the ≤ 100 ms target.

@@ -99,3 +99,24 @@ pub async fn run(
     }
     Ok((times, signed_in))
 }
+
+/// The disk's floor under a durable commit: `count` times, overwrite 4 KiB
+/// of a file in `dir` (the store's file system) and `fdatasync` it. redb's
+/// two-phase Immediate commit syncs at least twice.
+pub fn fsync_floor(dir: &std::path::Path, count: usize) -> anyhow::Result<Vec<u64>> {
+    use std::io::{Seek, SeekFrom, Write};
+    let path = dir.join("fsync-probe");
+    let mut f = std::fs::File::create(&path)?;
+    let block = [0x5au8; 4096];
+    let mut times = Vec::with_capacity(count);
+    for _ in 0..count {
+        let t = Instant::now();
+        f.seek(SeekFrom::Start(0))?;
+        f.write_all(&block)?;
+        f.sync_data()?;
+        times.push(nanos(t.elapsed()));
+    }
+    drop(f);
+    std::fs::remove_file(&path)?;
+    Ok(times)
+}

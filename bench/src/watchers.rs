@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::cpu::CpuMark;
+use crate::flood::Flood;
 use crate::reader::{Seen, read_until};
 use crate::rss::{PeakSampler, vm_rss_kib};
 use crate::stack::Stack;
@@ -65,9 +66,11 @@ pub async fn run(
     submitter: &str,
     sessions: &[String],
     watchers: usize,
-    lines: u64,
+    flood: Flood,
     idle: Duration,
 ) -> anyhow::Result<WatchRun> {
+    let lines = flood.lines;
+    flood.configure(&stack.web.exec.home)?;
     let b = stack.browser(submitter).await?;
     let job = b.submit(serde_json::json!([1006])).await?;
     let id = job["id"].as_u64().context("job id")?;

@@ -2,6 +2,9 @@
 //!
 //! With `[tls]` the process terminates TLS itself (rustls, ring provider);
 //! without it, it listens on loopback only, behind the site's terminator.
+//! Accepted connections get `TCP_NODELAY`: WebSocket frames are small
+//! writes, and with Nagle's algorithm each one waited for the ACK of the one
+//! before, which the browser's side delays by up to 40 ms.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum_server::Handle;
+use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::RustlsConfig;
 
 use crate::app::app;
@@ -64,6 +68,7 @@ pub async fn run_on(
                 })?;
             axum_server::from_tcp_rustls(listener, rustls)
                 .map_err(|e| WebError::Internal(format!("listener: {e}")))?
+                .map(|tls| tls.acceptor(NoDelayAcceptor::new()))
                 .handle(handle)
                 .serve(router)
                 .await
@@ -71,6 +76,7 @@ pub async fn run_on(
         None => {
             axum_server::from_tcp(listener)
                 .map_err(|e| WebError::Internal(format!("listener: {e}")))?
+                .acceptor(NoDelayAcceptor::new())
                 .handle(handle)
                 .serve(router)
                 .await

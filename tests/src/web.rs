@@ -35,7 +35,7 @@ pub mod ws;
 
 pub use self::browser::{Browser, LoginTrace, cookie_value, meta_csrf, set_cookies};
 pub use self::jobs::id_of;
-pub use self::ws::{Frame, WsClient, refused_error, refused_status, tcp_state};
+pub use self::ws::{Frame, WsClient, refused_error, refused_status, server_nodelay, tcp_state};
 
 /// Knobs for a [`WebHarness`].
 #[derive(Debug, Clone)]

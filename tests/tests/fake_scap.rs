@@ -688,6 +688,33 @@ fn flood_writes_flood_lines_messages_then_exits_0() {
     assert!(flood[499].contains("flood line 500 of 500"));
 }
 
+/// The emit time a flood line ends with.
+fn emit_ns(line: &str) -> u128 {
+    let t = line.rsplit_once("t_ns=").expect("a stamped line").1;
+    let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().expect("nanoseconds")
+}
+
+#[test]
+fn a_paced_flood_spreads_its_lines_over_lines_over_rate_seconds() {
+    let mut fake = Launch::machine(&["12006"])
+        .settings(r#"{"flood_lines": 41, "flood_rate": 400}"#)
+        .start();
+    fake.answer(CONFIRM, "y");
+    let t = fake.finish();
+    assert_eq!(t.code(), Some(0));
+    let flood = t.lines(false);
+    assert_eq!(flood.len(), 41);
+    // Line i is due (i-1)/400 s after line 1: 40 gaps of 2.5 ms.
+    let span = emit_ns(flood[40]) - emit_ns(flood[0]);
+    assert!(span >= 100_000_000, "41 lines at 400/s took {span} ns");
+    let first_half = emit_ns(flood[20]) - emit_ns(flood[0]);
+    assert!(
+        first_half >= 50_000_000,
+        "the first 21 took {first_half} ns"
+    );
+}
+
 #[test]
 fn an_invalid_answer_is_reported_and_the_prompt_sent_again() {
     let mut fake = Launch::machine(&["12345"]).start();

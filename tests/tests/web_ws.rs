@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use spiderpig_tests::web::{
-    Frame, WebHarness, WebOptions, WsClient, id_of, refused_error, refused_status, tcp_state,
+    Frame, WebHarness, WebOptions, WsClient, id_of, refused_error, refused_status, server_nodelay,
+    tcp_state,
 };
 use tokio_tungstenite::tungstenite::Message;
 
@@ -15,6 +16,43 @@ const SECS: fn(u64) -> Duration = Duration::from_secs;
 /// spiderpig-web ends a socket one of whose frames could not be written for
 /// this long (docs/API.md, "Limits").
 const SEND_STALL: Duration = Duration::from_secs(60);
+
+/// Frames are small writes: with Nagle's algorithm each waited for the ACK
+/// of the one before (up to 40 ms of the peer's delayed ACK).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_turns_off_nagle_on_every_accepted_connection() -> anyhow::Result<()> {
+    let web = WebHarness::start(WebOptions::default()).await?;
+    let mut b = web.browser();
+    b.login("deployer1", "deployer1-pass").await?;
+    let mut ws = b.ws().await?;
+    ws.wait_for(SECS(10), |v| v["type"] == "queue").await?;
+    assert!(
+        server_nodelay(web.addr.port(), ws.local)?,
+        "the web's end of a WebSocket has Nagle's algorithm on"
+    );
+    // A plain HTTPS request's connection too (a raw TCP connection that
+    // stays open while it is looked at).
+    let tcp = tokio::net::TcpStream::connect(web.addr).await?;
+    let client = tcp.local_addr()?;
+    let mut found = None;
+    for _ in 0..100 {
+        match server_nodelay(web.addr.port(), client) {
+            Ok(on) => {
+                found = Some(on);
+                break;
+            }
+            // Not accepted yet.
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    assert_eq!(
+        found,
+        Some(true),
+        "an accepted HTTPS connection has Nagle on"
+    );
+    drop(tcp);
+    Ok(())
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ws_upgrade_from_a_foreign_or_missing_origin_is_refused() -> anyhow::Result<()> {

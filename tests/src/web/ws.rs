@@ -172,3 +172,37 @@ pub fn tcp_state(port: u16) -> String {
         .collect::<Vec<_>>()
         .join(" | ")
 }
+
+/// `TCP_NODELAY` on this process's end of the TCP connection between local
+/// port `server_port` and `client` (the web runs inside the test process).
+pub fn server_nodelay(server_port: u16, client: SocketAddr) -> anyhow::Result<bool> {
+    use std::os::fd::BorrowedFd;
+    let local = format!(":{server_port:04X}");
+    let remote = format!(":{:04X}", client.port());
+    let table = std::fs::read_to_string("/proc/self/net/tcp")?;
+    // Columns: sl local rem st tx:rx tr:when retrnsmt uid timeout inode.
+    let inode = table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|c| c.len() > 9 && c[1].ends_with(&local) && c[2].ends_with(&remote))
+        .map(|c| c[9].to_string())
+        .ok_or_else(|| anyhow::anyhow!("no server-side socket for {client}"))?;
+    let link = format!("socket:[{inode}]");
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        let entry = entry?;
+        if std::fs::read_link(entry.path()).is_ok_and(|l| l.as_os_str() == link.as_str()) {
+            let raw: i32 = entry.file_name().to_string_lossy().parse()?;
+            // SAFETY: `raw` is an open socket of this process: the connection
+            // is held open by the caller's client for this whole call, and the
+            // borrow does not outlive it.
+            #[allow(unsafe_code)]
+            let fd = unsafe { BorrowedFd::borrow_raw(raw) };
+            return Ok(nix::sys::socket::getsockopt(
+                &fd,
+                nix::sys::socket::sockopt::TcpNoDelay,
+            )?);
+        }
+    }
+    anyhow::bail!("socket {inode} is not among this process's descriptors")
+}

@@ -15,11 +15,16 @@ use crate::clock::Pace;
 pub const FILE_NAME: &str = "fake-scap.json";
 pub const DEFAULT_FLOOD_LINES: u64 = 100_000;
 const MAX_FLOOD_LINES: u64 = 100_000_000;
+/// Lines per second of a paced flood, at most.
+const MAX_FLOOD_RATE: u64 = 10_000_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub pace: Pace,
     pub flood_lines: u64,
+    /// Lines per second of the flood scenario; `None`: as fast as the pipe
+    /// takes them.
+    pub flood_rate: Option<u64>,
     pub record_invocations: bool,
 }
 
@@ -28,6 +33,7 @@ impl Default for Settings {
         Settings {
             pace: Pace::INSTANT,
             flood_lines: DEFAULT_FLOOD_LINES,
+            flood_rate: None,
             record_invocations: false,
         }
     }
@@ -38,6 +44,7 @@ impl Default for Settings {
 struct SettingsFile {
     pace: Option<PaceSetting>,
     flood_lines: Option<u64>,
+    flood_rate: Option<u64>,
     record_invocations: Option<bool>,
 }
 
@@ -86,9 +93,18 @@ fn parse(text: &str) -> Result<Settings, String> {
     if flood_lines > MAX_FLOOD_LINES {
         return Err(format!("flood_lines must be at most {MAX_FLOOD_LINES}"));
     }
+    let flood_rate = match file.flood_rate {
+        Some(r) if r == 0 || r > MAX_FLOOD_RATE => {
+            return Err(format!(
+                "flood_rate must be from 1 to {MAX_FLOOD_RATE} lines per second"
+            ));
+        }
+        r => r,
+    };
     Ok(Settings {
         pace,
         flood_lines,
+        flood_rate,
         record_invocations: file
             .record_invocations
             .unwrap_or(defaults.record_invocations),
@@ -101,13 +117,16 @@ mod tests {
 
     #[test]
     fn parses_every_field() {
-        let s = parse(r#"{"pace": "realistic", "flood_lines": 7, "record_invocations": true}"#)
-            .unwrap();
+        let s = parse(
+            r#"{"pace": "realistic", "flood_lines": 7, "flood_rate": 500, "record_invocations": true}"#,
+        )
+        .unwrap();
         assert_eq!(
             s,
             Settings {
                 pace: Pace::REALISTIC,
                 flood_lines: 7,
+                flood_rate: Some(500),
                 record_invocations: true
             }
         );
@@ -126,6 +145,8 @@ mod tests {
             r#"{"paec": "realistic"}"#,
             r#"{"flood_lines": -5}"#,
             r#"{"flood_lines": 1000000000}"#,
+            r#"{"flood_rate": 0}"#,
+            r#"{"flood_rate": 10000001}"#,
             "not json",
         ] {
             assert!(parse(bad).is_err(), "{bad} was accepted");

@@ -1,7 +1,7 @@
 //! Scenarios that test the consumer rather than the deployment: a scap that never
 //! ends, one that floods, and output that pretends to be a prompt.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::clock::hms_now;
 use crate::outcome::Stop;
@@ -19,11 +19,20 @@ pub fn hang() -> ! {
 }
 
 /// `flood_lines` non-sensitive log lines (machine-mode `line` messages), as fast
-/// as they can be written; then the run ends with success. Each line ends with
-/// its emit time, ` t_ns=<unix nanoseconds>`, for spiderpig-bench's latencies.
+/// as they can be written or `flood_rate` a second (line i is due i/rate after
+/// the first, so a late line does not push the rest back); then the run ends
+/// with success. Each line ends with its emit time, ` t_ns=<unix nanoseconds>`,
+/// for spiderpig-bench's latencies.
 pub fn flood(run: &mut Run) -> Result<(), Stop> {
     let total = run.settings.flood_lines;
+    let start = Instant::now();
     for i in 1..=total {
+        if let Some(rate) = run.settings.flood_rate {
+            let due = start + Duration::from_nanos((i - 1).saturating_mul(1_000_000_000) / rate);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
         let text = format!(
             "{} flood line {i} of {total} t_ns={}",
             hms_now(),
