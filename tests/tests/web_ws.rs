@@ -158,6 +158,15 @@ async fn socket(web: &WebHarness) -> anyhow::Result<WsClient> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_binary_and_invalid_frames_close_the_socket() -> anyhow::Result<()> {
     let web = WebHarness::start(WebOptions::default()).await?;
+    // Under the limit but four times the web's 4 KiB read buffer: read in
+    // chunks and answered.
+    let mut ws = socket(&web).await?;
+    let padded = format!(
+        "{{\"type\":\"ping\",\"pad\":\"{}\"}}",
+        "x".repeat(15 * 1024)
+    );
+    ws.send(Message::text(padded)).await?;
+    ws.wait_for(SECS(5), |f| f["type"] == "heartbeat").await?;
     // Over limits.ws_message_bytes (16 KiB): 1009.
     let mut ws = socket(&web).await?;
     let big = format!(

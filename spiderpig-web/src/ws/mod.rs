@@ -44,6 +44,12 @@ use crate::error::{ErrorBody, WebError};
 use crate::request::Meta;
 use crate::state::AppState;
 
+/// Bytes tungstenite reads from a socket at a time. Its default, 128 KiB, is
+/// zero-filled on the first read, so every open socket kept 128 KiB resident
+/// for a browser that sends a few small `watch` and `ping` messages; larger
+/// messages (up to `limits.ws_message_bytes`) are read in several chunks.
+const READ_BUFFER: usize = 4 * 1024;
+
 /// `GET /ws`. Checks, in order: Origin (403), the session (401; 503 if the
 /// executor is down), a WebSocket handshake, room under the cap (503).
 pub async fn upgrade(
@@ -78,6 +84,7 @@ pub async fn upgrade(
     // tungstenite buffer more than `limit` bytes of a browser's message.
     ws.max_frame_size(limit)
         .max_message_size(limit)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| conn::run(socket, conn, permit))
 }
 
