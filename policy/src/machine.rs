@@ -6,6 +6,8 @@
 //! decoded, or that was cut before it could be read, is withheld: it came from scap
 //! (or may have), it may be sensitive, and we cannot tell.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -66,15 +68,24 @@ pub enum ScapMessage {
 
 /// Decodes one line of scap's output. Never panics; fails closed.
 pub fn decode_line(line: &RawLine, iokey: &IoKey) -> ScapMessage {
+    let text = line.text.as_str();
+    let looks_like_object = text.trim_start().starts_with('{');
+    if looks_like_object
+        && !line.truncated
+        && let Some(line) = decode_plain_line(text, iokey)
+    {
+        return line;
+    }
+    decode_tree(line, iokey)
+}
+
+/// [`decode_line`] through a JSON tree: every case.
+fn decode_tree(line: &RawLine, iokey: &IoKey) -> ScapMessage {
     let withheld = ScapMessage::Withheld {
         bytes: line.text.len().saturating_add(line.dropped_bytes),
     };
     let text = line.text.as_str();
     let looks_like_object = text.trim_start().starts_with('{');
-    // The key only ever appears in machine-mode lines: a line that carries it but
-    // does not decode is withheld, so the key is never shown to viewers. A plain
-    // substring search is enough here: the deployed code, which is who might guess
-    // at the key, cannot measure how long this process spends on a line.
     let carries_key = text.contains(iokey.as_str());
     if line.truncated {
         // The cut may have hidden a `sensitive: true` or a prompt.
@@ -95,6 +106,31 @@ pub fn decode_line(line: &RawLine, iokey: &IoKey) -> ScapMessage {
         _ => return ScapMessage::Text(line.text.clone()),
     }
     decode_message(&object, text).unwrap_or(withheld)
+}
+
+/// The fields of a `line` message, borrowed from the text where no escape
+/// was decoded.
+#[derive(Deserialize)]
+struct LineFields<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    iokey: Cow<'a, str>,
+    #[serde(borrow)]
+    line: Cow<'a, str>,
+    #[serde(default)]
+    sensitive: bool,
+}
+
+/// The common case without building a JSON tree: a well-formed `line`
+/// message with this run's key. `None` sends the line down the general
+/// path, which decides everything else (and would decide this case alike).
+fn decode_plain_line(text: &str, iokey: &IoKey) -> Option<ScapMessage> {
+    let f: LineFields = serde_json::from_str(text).ok()?;
+    (f.kind == "line" && iokey.matches(&f.iokey)).then(|| ScapMessage::Line {
+        text: f.line.into_owned(),
+        sensitive: f.sensitive,
+    })
 }
 
 /// A message with the right key; `None` when it is malformed or of a type we do

@@ -65,19 +65,36 @@ impl RedactionPatterns {
     /// OSC 8 link's URL counts); and the line as a terminal would render it after
     /// `\r`, backspace and cursor movements.
     pub fn is_sensitive(&self, text: &str) -> bool {
+        self.shown(text).is_none()
+    }
+
+    /// `None` when [`RedactionPatterns::is_sensitive`]; otherwise what users may
+    /// see of `text` ([`sanitize_for_display`]). One reading of the line's
+    /// terminal sequences serves both.
+    fn shown(&self, text: &str) -> Option<String> {
         if self.set.is_match(text) {
-            return true;
+            return None;
         }
         if !terminal::has_controls(text) {
-            return false; // every view equals the text itself
+            // Every view, and the sanitised text, equal the text itself.
+            return Some(text.to_owned());
         }
-        self.set.is_match(&terminal::strip(text))
+        let views = terminal::views(text);
+        let stripped = views.stripped.as_str();
+        let sensitive = self.set.is_match(stripped)
             || self.set.is_match(&terminal::without_controls(text))
-            || self.set.is_match(&terminal::render(text))
+            || if views.flat {
+                // Rendering would only trim trailing blanks (colours move nothing).
+                let trimmed = stripped.trim_end();
+                trimmed.len() != stripped.len() && self.set.is_match(trimmed)
+            } else {
+                self.set.is_match(&terminal::render(text))
+            }
             || (text.contains('\r')
                 && text
                     .split('\r')
-                    .any(|s| self.set.is_match(&terminal::strip(s))))
+                    .any(|s| self.set.is_match(&terminal::strip(s))));
+        (!sensitive).then_some(views.sanitized)
     }
 }
 
@@ -119,11 +136,18 @@ impl Redactor {
 
     /// Like [`Redactor::feed`], with a distinct answer for a hidden line.
     pub fn classify(&mut self, text: &str, scap_says_sensitive: bool) -> Verdict {
-        if scap_says_sensitive || self.patterns.is_sensitive(text) {
-            return self.hide();
+        let shown = if scap_says_sensitive {
+            None
+        } else {
+            self.patterns.shown(text)
+        };
+        match shown {
+            None => self.hide(),
+            Some(shown) => {
+                self.in_sensitive_run = false;
+                Verdict::Show(shown)
+            }
         }
-        self.in_sensitive_run = false;
-        Verdict::Show(sanitize_for_display(text))
     }
 
     /// A `Withheld` message counts as sensitive.

@@ -349,6 +349,56 @@ proptest! {
         prop_assert!(!structured);
     }
 
+    /// The `line` fast path decides exactly as the JSON tree does, whatever
+    /// the object holds: other types, wrong or doubled keys, a `sensitive`
+    /// that is not a bool, escapes, extra fields, in any order.
+    #[test]
+    fn the_line_fast_path_agrees_with_the_tree(
+        kind in prop_oneof![Just(Some("line")), Just(Some("status")), Just(Some("li\\u006ee")), Just(None)],
+        good_key in prop_oneof![Just(Some(true)), Just(Some(false)), Just(None)],
+        body in prop_oneof![
+            "[ -~]{0,12}".prop_map(|t| Some(serde_json::Value::from(t).to_string())),
+            Just(Some(r#""\u00e9\n\"q\"""#.to_string())),
+            Just(Some("5".to_string())),
+            Just(None),
+        ],
+        sensitive in prop_oneof![Just(None), Just(Some("true")), Just(Some("false")), Just(Some("null")), Just(Some(r#""yes""#))],
+        extra in prop_oneof![
+            Just(None),
+            Just(Some(r#""extra": [1, {"type": "line"}]"#)),
+            Just(Some(r#""sensitive": true"#)),
+            Just(Some(r#""type": "status""#)),
+            Just(Some(r#""line": "again""#)),
+        ],
+        order in any::<prop::sample::Index>(),
+    ) {
+        let mut fields: Vec<String> = Vec::new();
+        if let Some(k) = kind {
+            fields.push(format!(r#""type": "{k}""#));
+        }
+        match good_key {
+            Some(true) => fields.push(format!(r#""iokey": "{}""#, key().as_str())),
+            Some(false) => fields.push(format!(r#""iokey": "{}""#, "0".repeat(64))),
+            None => {}
+        }
+        if let Some(b) = body {
+            fields.push(format!(r#""line": {b}"#));
+        }
+        if let Some(v) = sensitive {
+            fields.push(format!(r#""sensitive": {v}"#));
+        }
+        if let Some(e) = extra {
+            fields.insert(order.index(fields.len() + 1), e.to_string());
+        }
+        let n = fields.len();
+        if n > 1 {
+            fields.rotate_left(order.index(n));
+        }
+        let text = format!("{{{}}}", fields.join(", "));
+        let line = RawLine::complete(&text);
+        prop_assert_eq!(decode_line(&line, &key()), decode_tree(&line, &key()), "{}", text);
+    }
+
     #[test]
     fn structured_lines_round_trip(body in "\\PC{0,40}", sensitive in any::<bool>()) {
         let line = serde_json::json!({"type": "line", "line": body, "sensitive": sensitive, "iokey": key().as_str()}).to_string();

@@ -42,6 +42,19 @@ impl<'a> Tokens<'a> {
         Self { text, pos: 0 }
     }
 
+    /// Consumes the run of printable ASCII characters at the cursor (each
+    /// would be a [`Token::Print`] of a visible character); may be empty.
+    fn ascii_run(&mut self) -> &'a str {
+        let rest = &self.text.as_bytes()[self.pos..];
+        let n = rest
+            .iter()
+            .position(|b| !(0x20..0x7f).contains(b))
+            .unwrap_or(rest.len());
+        let run = &self.text[self.pos..self.pos + n];
+        self.pos += n;
+        run
+    }
+
     fn peek(&self) -> Option<char> {
         self.text[self.pos..].chars().next()
     }
@@ -164,12 +177,74 @@ pub(super) fn has_controls(text: &str) -> bool {
 /// payloads, control characters (`\r`, BEL, backspace, tab...) and invisible format
 /// characters removed.
 pub fn strip(text: &str) -> String {
-    Tokens::new(text)
-        .filter_map(|t| match t {
-            Token::Print(c) if !is_invisible_format(c) => Some(c),
-            _ => None,
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    let mut tokens = Tokens::new(text);
+    loop {
+        out.push_str(tokens.ascii_run());
+        match tokens.next() {
+            None => return out,
+            Some(Token::Print(c)) if !is_invisible_format(c) => out.push(c),
+            Some(_) => {}
+        }
+    }
+}
+
+/// What the redactor needs of a line with controls, from one reading of its
+/// tokens.
+pub(super) struct Views {
+    /// [`strip`] of the line.
+    pub stripped: String,
+    /// [`sanitize`] of the line.
+    pub sanitized: String,
+    /// The line holds only printed characters and colour sequences (SGR,
+    /// `ESC [ ... m`), which move no cursor: [`render`] of it is `stripped`
+    /// without trailing whitespace.
+    pub flat: bool,
+}
+
+/// [`strip`], [`sanitize`] and whether [`render`] can be skipped, in one pass.
+pub(super) fn views(text: &str) -> Views {
+    let mut v = Views {
+        stripped: String::with_capacity(text.len()),
+        sanitized: String::with_capacity(text.len()),
+        flat: true,
+    };
+    let mut tokens = Tokens::new(text);
+    loop {
+        let run = tokens.ascii_run();
+        v.stripped.push_str(run);
+        v.sanitized.push_str(run);
+        let Some(token) = tokens.next() else {
+            return v;
+        };
+        match token {
+            Token::Print(c) => {
+                if !is_invisible_format(c) {
+                    v.stripped.push(c);
+                    v.sanitized.push(c);
+                }
+            }
+            Token::Csi {
+                params,
+                intermediates: "",
+                final_char: 'm',
+            } => {
+                if params
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b';' || b == b':')
+                {
+                    v.sanitized.push_str("\u{1b}[");
+                    v.sanitized.push_str(params);
+                    v.sanitized.push('m');
+                }
+            }
+            Token::Control('\t') => {
+                v.sanitized.push('\t');
+                v.flat = false;
+            }
+            _ => v.flat = false,
+        }
+    }
 }
 
 /// `text` without control characters and invisible characters, but with the

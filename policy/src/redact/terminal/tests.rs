@@ -79,7 +79,22 @@ fn sanitize_keeps_only_text_and_colours() {
     }
 }
 
+/// [`strip`] token by token, without the runs of ASCII.
+fn strip_by_tokens(text: &str) -> String {
+    Tokens::new(text)
+        .filter_map(|t| match t {
+            Token::Print(c) if !is_invisible_format(c) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
 proptest! {
+    #[test]
+    fn strip_reads_ascii_runs_as_their_characters(text in "\\PC{0,60}|[\\x00-\\x20\\x1b\\[\\];0-9a-zA-Z\u{9b}\u{9d}\u{9c} m\u{200b}\u{7f}\u{e9}]{0,60}") {
+        prop_assert_eq!(strip(&text), strip_by_tokens(&text));
+    }
+
     #[test]
     fn views_never_panic_and_sanitize_shows_what_strip_sees(text in "\\PC{0,60}|[\\x00-\\x20\\x1b\\[\\];0-9a-zA-Z\u{9b}\u{9d}\u{9c}]{0,60}") {
         let stripped = strip(&text);
@@ -90,5 +105,42 @@ proptest! {
         prop_assert!(!stray, "{:?}", shown);
         prop_assert!(render(&text).chars().count() <= MAX_COLUMN + text.chars().count() + 8);
         prop_assert!(!without_controls(&text).chars().any(char::is_control));
+    }
+
+    /// The one-pass views equal the separate ones, and a line called flat
+    /// renders as its stripped text without trailing blanks.
+    #[test]
+    fn one_pass_views_equal_the_separate_views(text in "\\PC{0,60}|[\\x00-\\x20\\x1b\\[\\];0-9a-zA-Z\u{9b}\u{9d}\u{9c} m\u{200b}]{0,60}") {
+        let v = views(&text);
+        prop_assert_eq!(&v.stripped, &strip(&text));
+        prop_assert_eq!(&v.sanitized, &sanitize(&text));
+        if v.flat {
+            prop_assert_eq!(render(&text), v.stripped.trim_end());
+        }
+    }
+}
+
+#[test]
+fn coloured_lines_are_flat_and_cursor_moves_are_not() {
+    for flat in [
+        "\u{1b}[32m06:36:50 Voting\u{1b}[0m",
+        "a\u{1b}[1;31;4mb  ",
+        "a\u{9b}31mb",
+        "a\u{200b}b",
+    ] {
+        assert!(views(flat).flat, "{flat:?}");
+        assert_eq!(render(flat), strip(flat).trim_end(), "{flat:?}");
+    }
+    for moving in [
+        "abc\rX",
+        "ab\u{8}c",
+        "a\tb",
+        "a\u{1b}[2Db",
+        "a\u{1b}[Kb",
+        "a\u{1b}7b\u{1b}8c",
+        "a\u{1b}]8;;u\u{7}b",
+        "a\u{1b}[ 1@b",
+    ] {
+        assert!(!views(moving).flat, "{moving:?}");
     }
 }
