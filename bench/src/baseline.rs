@@ -1,7 +1,9 @@
 //! The bare baseline: a minimal tokio WebSocket broadcast server inside this
-//! process (plain TCP on loopback, no TLS, no auth, no storage). One
-//! producer stamps each line with its emit time, as fast as it can or at
-//! the flood's rate (paced as fake-scap paces); a task per client sends whatever is waiting as one `log` frame, in the same
+//! process (plain TCP on loopback, no TLS, no auth, no storage). Its lines
+//! come from a producer task that stamps each with its emit time, as fast as
+//! it can or at the flood's rate (paced as fake-scap paces), or from
+//! fake-scap itself through a pipe (each stdout line passed on as it is);
+//! a task per client sends whatever is waiting as one `log` frame, in the same
 //! JSON shape as SpiderPig's, so the clients read it with the same code.
 
 use std::sync::Arc;
@@ -13,13 +15,28 @@ use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::flood::Flood;
-use crate::reader::{Seen, read_until, unix_nanos};
+use crate::producer::FakeScap;
+use crate::reader::{Seen, parse_flood_line, read_until, unix_nanos};
 
 /// Records joined into one frame at most.
 const BATCH: usize = 256;
 
+/// Where the baseline's lines come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Producer {
+    /// A task in this process.
+    InProcess,
+    /// fake-scap's stdout, read line by line.
+    FakeScap,
+}
+
 /// Run the baseline with `watchers` clients and `flood`.
-pub async fn run(watchers: usize, flood: Flood, idle: Duration) -> anyhow::Result<Vec<Seen>> {
+pub async fn run(
+    watchers: usize,
+    flood: Flood,
+    producer: Producer,
+    idle: Duration,
+) -> anyhow::Result<Vec<Seen>> {
     let lines = flood.lines;
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -50,16 +67,37 @@ pub async fn run(watchers: usize, flood: Flood, idle: Duration) -> anyhow::Resul
         .into_iter()
         .map(|mut ws| tokio::spawn(async move { read_until(&mut ws, lines, idle).await }))
         .collect();
-    let start = Instant::now();
-    for i in 1..=lines {
-        if flood.rate.is_some() {
-            tokio::time::sleep_until((start + flood.due(i)).into()).await;
+    match producer {
+        Producer::InProcess => {
+            let start = Instant::now();
+            for i in 1..=lines {
+                if flood.rate.is_some() {
+                    tokio::time::sleep_until((start + flood.due(i)).into()).await;
+                }
+                let text = format!("00:00:00 flood line {i} of {lines} t_ns={}", unix_nanos());
+                let record = serde_json::json!({"seq": i, "text": text}).to_string();
+                let _ = tx.send(record.into());
+                if i % BATCH as u64 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
         }
-        let text = format!("00:00:00 flood line {i} of {lines} t_ns={}", unix_nanos());
-        let record = serde_json::json!({"seq": i, "text": text}).to_string();
-        let _ = tx.send(record.into());
-        if i % BATCH as u64 == 0 {
-            tokio::task::yield_now().await;
+        Producer::FakeScap => {
+            let mut fake = FakeScap::start(flood)?;
+            let out = fake.lines()?;
+            let tx = tx.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut seq = 0u64;
+                for line in out.map_while(Result::ok) {
+                    if parse_flood_line(&line).is_some() {
+                        seq += 1;
+                        let record = serde_json::json!({"seq": seq, "text": line}).to_string();
+                        let _ = tx.send(record.into());
+                    }
+                }
+                fake.child.wait()
+            })
+            .await??;
         }
     }
     let mut seen = Vec::with_capacity(watchers);

@@ -91,14 +91,16 @@ pub fn p99_target_ms(watchers: usize) -> Option<u64> {
     }
 }
 
-/// Throughput against the baseline (an unpaced flood's figures).
-pub fn throughput_row(ours: &Fanout, base: &Fanout) {
+/// Throughput against the baselines (an unpaced flood's figures).
+pub fn throughput_row(ours: &Fanout, base: &Fanout, piped: &Fanout) {
     let ratio = ours.deliveries_per_sec / base.deliveries_per_sec.max(1e-9);
+    let piped_ratio = ours.deliveries_per_sec / piped.deliveries_per_sec.max(1e-9);
     println!(
-        "  W={:<5} throughput {:.2} × baseline (target ≥ 0.5: {}); lost {} (keeping up: {}); skipped {}",
+        "  W={:<5} throughput {:.2} × baseline (target ≥ 0.5: {}), {:.2} × base+scap; lost {} (keeping up: {}); skipped {}",
         ours.watchers,
         ratio,
         verdict(ratio >= 0.5),
+        piped_ratio,
         ours.lost,
         ours.lost_keeping_up,
         ours.skipped_watchers

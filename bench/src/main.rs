@@ -16,6 +16,7 @@ mod baseline;
 mod cpu;
 mod fanout;
 mod flood;
+mod producer;
 mod reader;
 mod report;
 mod rss;
@@ -29,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
+use crate::baseline::Producer;
 use crate::fanout::Fanout;
 use crate::flood::Flood;
 use crate::report::Run;
@@ -41,9 +43,13 @@ struct Cli {
     /// Watcher counts, one run each.
     #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
     watchers: Vec<usize>,
-    /// Lines of each unpaced flood (throughput).
+    /// Lines of each unpaced flood (throughput), at least.
     #[arg(long, default_value_t = 5000)]
     lines: u64,
+    /// Records each unpaced flood delivers over all its watchers, at least
+    /// (so W=1 runs long enough to measure: lines = max(lines, this / W)).
+    #[arg(long, default_value_t = 100_000)]
+    deliveries: u64,
     /// Lines per second of the paced flood (latency).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     rate: u64,
@@ -129,14 +135,20 @@ async fn fanout(
     );
     eprintln!("bench: baseline with {w} clients");
     let mark = cpu::CpuMark::take(&[std::process::id()]);
-    let base_seen = baseline::run(w, flood, idle).await?;
+    let base_seen = baseline::run(w, flood, Producer::InProcess, idle).await?;
     let base_cpu = mark.since()[0];
     let base = Fanout::of(w, flood.lines, &base_seen);
     drop(base_seen);
     tokio::time::sleep(Duration::from_secs(1)).await;
+    eprintln!("bench: baseline fed by fake-scap with {w} clients");
+    let piped_seen = baseline::run(w, flood, Producer::FakeScap, idle).await?;
+    let piped = Fanout::of(w, flood.lines, &piped_seen);
+    drop(piped_seen);
+    tokio::time::sleep(Duration::from_secs(1)).await;
     Ok(Run {
         ours,
         base,
+        piped,
         open_rss: run.open_rss,
         peak_rss: run.peak_rss,
         connect: run.connect,
@@ -177,10 +189,12 @@ async fn main() -> anyhow::Result<()> {
         vm_rss_kib(pids.1).unwrap_or(0),
     );
 
-    let instant = Flood {
-        lines: cli.lines,
+    let instant = |w: usize| Flood {
+        lines: cli.lines.max(cli.deliveries / w.max(1) as u64),
         rate: None,
     };
+    let most_lines = cli.watchers.iter().map(|&w| instant(w).lines).max();
+    let ceiling = producer::ceiling(most_lines.unwrap_or(cli.lines));
     let paced = Flood {
         lines: cli.paced_lines,
         rate: Some(cli.rate),
@@ -189,7 +203,7 @@ async fn main() -> anyhow::Result<()> {
     let mut paced_runs = Vec::new();
     let mut submitter = users.flood.iter();
     for &w in &cli.watchers {
-        runs.push(fanout(&stack, submitter.next(), &sessions, w, instant, idle).await?);
+        runs.push(fanout(&stack, submitter.next(), &sessions, w, instant(w), idle).await?);
         if cli.paced_lines > 0 {
             paced_runs.push(fanout(&stack, submitter.next(), &sessions, w, paced, idle).await?);
         }
@@ -212,7 +226,7 @@ async fn main() -> anyhow::Result<()> {
 
     let r = report::Report {
         pids,
-        instant,
+        ceiling: ceiling.map_err(|e| format!("{e:#}")),
         paced,
         sessions: sessions.len(),
         executor_starts: &stack.executor_starts,

@@ -17,6 +17,8 @@ pub fn verdict(met: bool) -> &'static str {
 pub struct Run {
     pub ours: Fanout,
     pub base: Fanout,
+    /// The baseline server fed by fake-scap through a pipe.
+    pub piped: Fanout,
     /// RSS (KiB) of the executor and the web with the sockets open, before
     /// the flood; and their peaks during it.
     pub open_rss: (u64, u64),
@@ -30,7 +32,8 @@ pub struct Run {
 
 pub struct Report<'a> {
     pub pids: (u32, u32),
-    pub instant: Flood,
+    /// Lines per second fake-scap alone writes into a drained pipe.
+    pub ceiling: Result<f64, String>,
     pub paced: Flood,
     pub sessions: usize,
     pub executor_starts: &'a [Duration],
@@ -67,19 +70,37 @@ impl Report<'_> {
     fn fanout_tables(&self) {
         println!();
         println!(
-            "WebSocket fan-out, throughput: {} (emit by fake-scap or the baseline's producer → arrival at a watcher)",
-            self.instant.describe()
+            "WebSocket fan-out, throughput: unpaced floods, max(--lines, --deliveries / W) lines (emit by fake-scap or the baseline's producer → arrival at a watcher)"
         );
         fanout_header();
         for r in self.runs {
             fanout_row("spiderpig", &r.ours);
             fanout_row("baseline", &r.base);
+            fanout_row("base+scap", &r.piped);
         }
+        println!(
+            "  (baseline: its producer is a task in the bench; base+scap: the same server fed by fake-scap through a pipe, each stdout line passed on unread)"
+        );
         println!(
             "  (lost(k.up): lines missing over all watchers (among watchers never told they skipped); skipped: watchers told `skipped`; ended: watchers whose socket ended or went quiet before the last line)"
         );
         for r in self.runs {
-            throughput_row(&r.ours, &r.base);
+            throughput_row(&r.ours, &r.base, &r.piped);
+        }
+        match &self.ceiling {
+            Ok(c) => {
+                println!(
+                    "  fake-scap alone (the same flood into a pipe the bench drains, nothing else): {c:.0} lines/s"
+                );
+                for r in self.runs {
+                    println!(
+                        "  W={:<5} SpiderPig's lines/s = {:.2} × fake-scap alone's",
+                        r.ours.watchers,
+                        r.ours.lines_per_sec / c.max(1e-9)
+                    );
+                }
+            }
+            Err(e) => println!("  fake-scap alone: FAILED: {e}"),
         }
         if self.paced_runs.is_empty() {
             return;
@@ -93,6 +114,7 @@ impl Report<'_> {
         for r in self.paced_runs {
             fanout_row("spiderpig", &r.ours);
             fanout_row("baseline", &r.base);
+            fanout_row("base+scap", &r.piped);
         }
         for r in self.paced_runs {
             latency_row(&r.ours, &r.base);
@@ -101,10 +123,11 @@ impl Report<'_> {
 
     fn cpu_table(&self) {
         println!();
-        println!("CPU time during each unpaced flood (user + system, /proc/<pid>/stat), seconds");
-        for r in self.runs {
+        println!("CPU time during each flood (user + system, /proc/<pid>/stat), seconds");
+        let paced = self.paced_runs.iter().map(|r| ("paced", r));
+        for (kind, r) in self.runs.iter().map(|r| ("unpaced", r)).chain(paced) {
             println!(
-                "  W={:<5} spiderpig: executor {:>6.2}  web {:>6.2}  bench (clients) {:>6.2}   baseline: bench (server + clients) {:>6.2}",
+                "  {kind:<7} W={:<5} spiderpig: executor {:>6.2}  web {:>6.2}  bench (clients) {:>6.2}   baseline: bench (server + clients) {:>6.2}",
                 r.ours.watchers,
                 r.cpu[0].as_secs_f64(),
                 r.cpu[1].as_secs_f64(),

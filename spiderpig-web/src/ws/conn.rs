@@ -218,12 +218,31 @@ async fn write(
             biased;
             // A browser that does not read must not delay a revocation.
             end = &mut close => return finish(sink, end.unwrap_or(End::ClientGone)).await,
-            sent = tokio::time::timeout(SEND_STALL, sink.send(Message::Text(frame))) => sent,
+            sent = tokio::time::timeout(SEND_STALL, send_queued(&mut sink, frame, &mut rx)) => sent,
         };
         if !matches!(sent, Ok(Ok(()))) {
             return;
         }
     }
+}
+
+/// Send `first` and whatever else is already queued (at most `OUTBOX`
+/// frames) with one flush: a socket that fell behind catches up with one
+/// TLS write instead of one per frame; one that keeps up sends each frame
+/// as it comes.
+async fn send_queued(
+    sink: &mut SplitSink<WebSocket, Message>,
+    first: Utf8Bytes,
+    rx: &mut mpsc::Receiver<Utf8Bytes>,
+) -> Result<(), axum::Error> {
+    sink.feed(Message::Text(first)).await?;
+    for _ in 1..OUTBOX {
+        match rx.try_recv() {
+            Ok(frame) => sink.feed(Message::Text(frame)).await?,
+            Err(_) => break,
+        }
+    }
+    sink.flush().await
 }
 
 async fn finish(mut sink: SplitSink<WebSocket, Message>, end: End) {
