@@ -256,6 +256,7 @@ impl Engine {
     /// Force the lock free (not while scap may run: interrupt it first).
     pub fn release(&self, who: &AdminActor, job: u64, reason: &str) -> Result<()> {
         let reason = Self::reason(reason)?;
+        let gate = self.flush_gate();
         let promoted = self.store.write(|tx| {
             let mut record = tx.job_or_404(job)?;
             let was = record.state;
@@ -273,6 +274,7 @@ impl Engine {
             Ok(promoted)
         })?;
         self.forget_log(job);
+        drop(gate);
         self.publish_jobs(
             &[Some(job), promoted]
                 .into_iter()

@@ -238,6 +238,7 @@ impl Engine {
         reason: &str,
         ctx: &Ctx,
     ) -> Result<()> {
+        let gate = self.flush_gate();
         let promoted = self.store.write(|tx| {
             let mut job = tx.job_or_404(job_id)?;
             let was = job.state;
@@ -254,6 +255,7 @@ impl Engine {
             Ok(promoted)
         })?;
         self.forget_log(job_id);
+        drop(gate);
         self.publish_jobs(
             &[Some(job_id), promoted]
                 .into_iter()

@@ -32,6 +32,10 @@ pub struct JobLog {
     progress: Option<ProgressRecord>,
     stages: Vec<(Stage, i64)>,
     meta_dirty: bool,
+    /// Records up to this seq are written by a transaction that has not
+    /// committed yet (0: none). Hidden lines for them wait in
+    /// `extra_hidden`, or they would be trimmed with their record unwritten.
+    inflight_upto: u64,
 }
 
 /// What one flush wrote, to trim the buffer after the commit.
@@ -112,7 +116,12 @@ impl Engine {
         let Some(seq) = log.last_redacted else {
             return;
         };
-        if let Some((_, row)) = log.unflushed.iter_mut().find(|(s, _)| *s == seq) {
+        let in_flight = seq <= log.inflight_upto;
+        if let Some((_, row)) = log
+            .unflushed
+            .iter_mut()
+            .find(|(s, _)| *s == seq && !in_flight)
+        {
             row.hidden.push(line);
         } else {
             log.extra_hidden.push((seq, line));
@@ -170,8 +179,10 @@ impl Engine {
             }
             log.meta_dirty = false;
         }
+        let upto_seq = log.unflushed.last().map(|(s, _)| *s).unwrap_or(0);
+        log.inflight_upto = upto_seq;
         Ok(Flushed {
-            upto_seq: log.unflushed.last().map(|(s, _)| *s).unwrap_or(0),
+            upto_seq,
             extra: log.extra_hidden.len(),
             meta_changed,
         })
@@ -183,13 +194,25 @@ impl Engine {
             return;
         };
         let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+        log.inflight_upto = 0;
         log.unflushed.retain(|(s, _)| *s > flushed.upto_seq);
         let extra = flushed.extra.min(log.extra_hidden.len());
         log.extra_hidden.drain(..extra);
     }
 
-    /// Commit buffered records now, in their own transaction.
+    /// Serialises the transactions that write buffered log records, from
+    /// before each begins until its buffer is trimmed: between one's commit
+    /// and its trim, another would write the same records again, and the
+    /// hidden lines that wait in `extra_hidden` a second time. Take it
+    /// before [`crate::store::Store::write`], never inside.
+    pub(crate) fn flush_gate(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.flush_gate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Commit buffered records now, in their own transaction. Blocks for the
+    /// commit: the run's driver calls it off its own task.
     pub(crate) fn flush_log(&self, job: u64) -> Result<bool> {
+        let _gate = self.flush_gate();
         let Some(log) = self.existing_log(job) else {
             return Ok(false);
         };
@@ -230,3 +253,6 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

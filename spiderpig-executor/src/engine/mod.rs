@@ -75,6 +75,10 @@ pub struct Engine {
     pub(crate) patterns: RedactionPatterns,
     pub(crate) runs: Mutex<HashMap<u64, LiveRun>>,
     pub(crate) logs: Mutex<HashMap<u64, Arc<Mutex<JobLog>>>>,
+    /// Held by each transaction that writes buffered log records
+    /// (`flush_log_in`) from before it begins until the buffer is trimmed
+    /// after its commit (see `Engine::flush_gate`).
+    pub(crate) flush_gate: Mutex<()>,
     pub(crate) started_ms: i64,
     /// Set when the executor begins to stop: scap exits seen from then on
     /// are left to the next start's recovery (the job becomes Interrupted).
@@ -117,6 +121,7 @@ impl Engine {
             patterns,
             runs: Mutex::new(HashMap::new()),
             logs: Mutex::new(HashMap::new()),
+            flush_gate: Mutex::new(()),
             started_ms,
             stopping: std::sync::atomic::AtomicBool::new(false),
             config,

@@ -40,6 +40,7 @@ impl Engine {
         tracing::warn!(job = job.id, ?orphan, "interrupted job found at start");
         let id = job.id;
         self.append_log(id, LogRow::now(now, LogKind::System, note.clone()));
+        let _gate = self.flush_gate();
         self.store.write(|tx| {
             let mut job = tx.job_or_404(id)?;
             self.flush_log_in(tx, &mut job)?;

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::task::JoinHandle;
+
 use rand::TryRngCore;
 use spiderpig_policy::{
     Actor, ChangeNumber, IoKey, JobEvent, PLACEHOLDER, ScapCommand, ScapEnvironment, Username,
@@ -19,6 +21,16 @@ use crate::runner::{
     self, ExitInfo, PromptKind, PromptSpec, RunControl, RunHandle, RunSpec, RunnerEvent,
 };
 use crate::store::{JobKind, JobRecord, LogKind, LogRow, ProgressRecord, PromptRecord, Reads};
+
+/// The periodic flush's result once it is done; never, when none runs.
+async fn finished(
+    flushing: &mut Option<JoinHandle<Result<bool>>>,
+) -> std::result::Result<Result<bool>, tokio::task::JoinError> {
+    match flushing {
+        Some(pending) => pending.await,
+        None => std::future::pending().await,
+    }
+}
 
 impl Engine {
     pub(crate) fn run_control(&self, job: u64) -> Option<RunControl> {
@@ -124,10 +136,13 @@ impl Engine {
         Ok(())
     }
 
-    /// Consume runner events until scap exits.
+    /// Consume runner events until scap exits. The periodic commit of the
+    /// log runs beside the loop (on the blocking pool), so lines keep going
+    /// to watchers while it waits for the disk.
     async fn drive(self: Arc<Self>, id: u64, mut handle: RunHandle) {
         let mut flush = tokio::time::interval(Duration::from_millis(FLUSH_INTERVAL_MS));
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut flushing: Option<JoinHandle<Result<bool>>> = None;
         loop {
             tokio::select! {
                 event = handle.events.recv() => {
@@ -139,6 +154,9 @@ impl Engine {
                             continue;
                         }
                     };
+                    if let Some(pending) = flushing.take() {
+                        self.flushed(id, pending.await);
+                    }
                     if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
                         tracing::warn!(job = id, "scap ended while the executor stops; left for recovery");
                         return;
@@ -146,14 +164,24 @@ impl Engine {
                     self.on_exit(id, info);
                     return;
                 }
-                _ = flush.tick() => {
-                    match self.flush_log(id) {
-                        Ok(true) => self.publish_jobs(&[id]),
-                        Ok(false) => {}
-                        Err(e) => tracing::error!(job = id, error = %e, "log flush failed"),
-                    }
+                _ = flush.tick(), if flushing.is_none() => {
+                    let engine = self.clone();
+                    flushing = Some(tokio::task::spawn_blocking(move || engine.flush_log(id)));
+                }
+                done = finished(&mut flushing) => {
+                    flushing = None;
+                    self.flushed(id, done);
                 }
             }
+        }
+    }
+
+    fn flushed(&self, id: u64, done: std::result::Result<Result<bool>, tokio::task::JoinError>) {
+        match done {
+            Ok(Ok(true)) => self.publish_jobs(&[id]),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::error!(job = id, error = %e, "log flush failed"),
+            Err(e) => tracing::error!(job = id, error = %e, "log flush task failed"),
         }
     }
 
@@ -209,6 +237,7 @@ impl Engine {
         let now = self.now();
         let prompt_secs = self.config.timeouts.prompt_secs as i64;
         self.append_log(id, LogRow::now(now, LogKind::Prompt, spec.text.clone()));
+        let gate = self.flush_gate();
         let (prompt, flushed) = self.store.write(|tx| {
             let mut job = tx.job_or_404(id)?;
             let flushed = self.flush_log_in(tx, &mut job)?;
@@ -235,6 +264,7 @@ impl Engine {
             Ok((prompt, flushed))
         })?;
         self.trim_log(id, flushed);
+        drop(gate);
         self.hub
             .publish(pb::event::Kind::PromptOpened(pb::PromptOpened {
                 prompt: Some(convert::prompt(id, &prompt)),
@@ -259,6 +289,7 @@ impl Engine {
             id,
             LogRow::now(info.at_ms, LogKind::System, outcome.clone()),
         );
+        let gate = self.flush_gate();
         let result = self.store.write(|tx| {
             let mut job = tx.job_or_404(id)?;
             let flushed = self.flush_log_in(tx, &mut job)?;
@@ -284,6 +315,7 @@ impl Engine {
             Ok(flushed) => self.trim_log(id, flushed),
             Err(e) => tracing::error!(job = id, error = %e, "cannot record scap's exit"),
         }
+        drop(gate);
         self.publish_jobs(&[id]);
     }
 
