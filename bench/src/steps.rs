@@ -85,7 +85,9 @@ async fn sample(b: &Browser, out: &mut Steps) -> anyhow::Result<()> {
     let mut ws = b.ws().await?;
     // The socket's own event stream is up once its first frame (the queue
     // snapshot) has come.
-    ws.wait_for(STEP, |v| v["type"] == "queue").await?;
+    ws.wait_for(STEP, |v| v["type"] == "queue")
+        .await
+        .context("the socket's first queue snapshot")?;
     let code = b.totp()?;
 
     let t0 = Instant::now();
@@ -93,7 +95,8 @@ async fn sample(b: &Browser, out: &mut Steps) -> anyhow::Result<()> {
     let id = job["id"].as_u64().context("job id")?;
     if job["state"] != "awaiting_ready" {
         ws.wait_for(STEP, |v| job_in(v, id, "awaiting_ready"))
-            .await?;
+            .await
+            .with_context(|| format!("job {id} asking whether its owner is ready"))?;
     }
     let asked = nanos(t0.elapsed());
     ws.watch(id, 0).await?;
@@ -107,7 +110,8 @@ async fn sample(b: &Browser, out: &mut Steps) -> anyhow::Result<()> {
                 v["type"] == "prompt_opened" && v["prompt"]["job"] == id
                     || v["type"] == "log" && v["job"] == id
             })
-            .await?;
+            .await
+            .with_context(|| format!("job {id}'s start and first prompt"))?;
         let now = nanos(t1.elapsed());
         if v["type"] == "prompt_opened" {
             prompt.get_or_insert((now, v["prompt"]["id"].clone()));
@@ -133,25 +137,28 @@ async fn sample(b: &Browser, out: &mut Steps) -> anyhow::Result<()> {
     if res.status() != 200 {
         bail!("answering job {id}'s prompt: {}", res.status());
     }
-    let line = ws
-        .wait_for(STEP, |v| {
-            v["type"] == "log"
-                && v["records"].as_array().is_some_and(|r| {
-                    r.iter()
-                        .any(|r| r["text"].as_str().and_then(parse_flood_line).is_some())
-                })
-        })
-        .await?;
-    let read_at = line["records"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find_map(|r| r["text"].as_str().and_then(parse_flood_line))
-        .map(|(_, emit)| emit)
-        .context("the flood line")?;
-
-    ws.wait_for(STEP, |v| job_in(v, id, "awaiting_finish"))
-        .await?;
+    // The line comes on the job's log feed, the state on the socket's own
+    // event stream: in either order.
+    let (mut read_at, mut done) = (None, false);
+    while read_at.is_none() || !done {
+        let v = ws
+            .wait_for(STEP, |v| {
+                job_in(v, id, "awaiting_finish") || v["type"] == "log" && v["job"] == id
+            })
+            .await
+            .with_context(|| format!("job {id}'s line after the answer and its end"))?;
+        done |= v["type"] == "job";
+        if let Some(emit) = v["records"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|r| r["text"].as_str().and_then(parse_flood_line))
+            .map(|(_, emit)| emit)
+        {
+            read_at.get_or_insert(emit);
+        }
+    }
+    let read_at = read_at.unwrap_or(sent);
     b.act(id, "finish").await?;
 
     out.submit_to_asked.push(asked);
