@@ -402,4 +402,4 @@ fn is_loopback(url: &url::Url) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

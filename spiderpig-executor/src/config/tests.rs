@@ -7,7 +7,7 @@ use super::*;
 const EXAMPLE: &str = include_str!("../../../docs/examples/executor.toml");
 
 /// The smallest valid file: every required key, nothing else.
-const MINIMAL: &str = r#"
+pub(crate) const MINIMAL: &str = r#"
 [sockets]
 executor = "/run/spiderpig/executor.sock"
 admin = "/run/spiderpig/admin.sock"

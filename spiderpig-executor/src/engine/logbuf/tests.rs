@@ -7,41 +7,15 @@ use spiderpig_policy::PLACEHOLDER;
 
 use super::*;
 use crate::clock::ManualClock;
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::store::{JobKind, Store};
-
-const CONFIG: &str = r#"
-[sockets]
-executor = "/run/spiderpig/executor.sock"
-admin = "/run/spiderpig/admin.sock"
-web_uid = 998
-admin_group = "spiderpig-admin"
-
-[store]
-state_dir = "/var/lib/spiderpig"
-
-[scap]
-path = "/usr/bin/scap"
-working_dir = "/srv/mediawiki-staging"
-home = "/var/lib/spiderpig/home"
-
-[oidc]
-issuer = "https://idp.wikimedia.org/oidc"
-client_id = "spiderpig"
-client_secret_file = "/etc/spiderpig/oidc-client-secret"
-redirect_url = "https://deploy.wikimedia.org/oidc/callback"
-
-[roles]
-deployer = ["deployers"]
-admin = ["admins"]
-"#;
 
 const JOB: u64 = 1;
 
 /// An engine on a fresh store holding job 1.
 fn engine() -> (tempfile::TempDir, Arc<Engine>) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = Arc::new(Config::parse(CONFIG).expect("config"));
+    let config = Arc::new(Config::parse(config::tests::MINIMAL).expect("config"));
     let store = Arc::new(Store::open(&dir.path().join("store.redb")).expect("store"));
     let clock = Arc::new(ManualClock::new(1_000_000));
     let engine = Engine::new(config, store, clock, None).expect("engine");
