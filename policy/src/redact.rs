@@ -71,7 +71,7 @@ impl RedactionPatterns {
     /// `None` when [`RedactionPatterns::is_sensitive`]; otherwise what users may
     /// see of `text` ([`sanitize_for_display`]). One reading of the line's
     /// terminal sequences serves both.
-    fn shown(&self, text: &str) -> Option<String> {
+    pub fn shown(&self, text: &str) -> Option<String> {
         if self.set.is_match(text) {
             return None;
         }
@@ -173,6 +173,13 @@ impl Redactor {
     /// as status messages and prompts).
     pub fn is_sensitive(&self, text: &str) -> bool {
         self.patterns.is_sensitive(text)
+    }
+
+    /// `None` when `text` matches the patterns, else what users may see of it
+    /// ([`sanitize_for_display`]), from one reading of the text; for texts
+    /// outside a run of log lines.
+    pub fn shown(&self, text: &str) -> Option<String> {
+        self.patterns.shown(text)
     }
 
     fn hide(&mut self) -> Verdict {

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use spiderpig_policy::machine::{Progress, RawLine, ScapMessage, decode_line};
-use spiderpig_policy::redact::sanitize_for_display;
 use spiderpig_policy::{Choice, IoKey, PLACEHOLDER, Redactor, StageTracker};
 use tokio::sync::mpsc;
 
@@ -143,8 +142,10 @@ impl Output {
     async fn log_line(&mut self, text: String, scap_says_sensitive: bool, stream: Stream) {
         let at_ms = self.now_ms();
         let other_pipe = self.run_stream.is_some_and(|s| s != stream);
-        if other_pipe && !scap_says_sensitive && !self.redactor.is_sensitive(&text) {
-            let text = sanitize_for_display(&text);
+        let shown = (other_pipe && !scap_says_sensitive)
+            .then(|| self.redactor.shown(&text))
+            .flatten();
+        if let Some(text) = shown {
             self.send(RunnerEvent::Log {
                 at_ms,
                 kind: LogKind::Line,
@@ -188,7 +189,7 @@ impl Output {
             self.send(RunnerEvent::Status(None)).await;
             return;
         };
-        if self.redactor.is_sensitive(&status) {
+        let Some(shown) = self.redactor.shown(&status) else {
             self.send(RunnerEvent::Sensitive {
                 at_ms,
                 starts_run: true,
@@ -198,8 +199,7 @@ impl Output {
             self.send(RunnerEvent::Status(Some(PLACEHOLDER.to_owned())))
                 .await;
             return;
-        }
-        let shown = sanitize_for_display(&status);
+        };
         self.send(RunnerEvent::Status(Some(shown.clone()))).await;
         self.send(RunnerEvent::Log {
             at_ms,
@@ -246,10 +246,8 @@ impl Output {
     /// `text` as users may see it, for texts that are not log lines (prompt lines,
     /// choice labels, progress names): sanitised, or the placeholder.
     fn shown(&self, text: &str) -> String {
-        if self.redactor.is_sensitive(text) {
-            PLACEHOLDER.to_owned()
-        } else {
-            sanitize_for_display(text)
-        }
+        self.redactor
+            .shown(text)
+            .unwrap_or_else(|| PLACEHOLDER.to_owned())
     }
 }
