@@ -10,11 +10,12 @@ use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
 
 use crate::api::{self, actions, changes, jobs};
 use crate::pages::{dashboard, deploy, history, job, login};
 use crate::state::AppState;
-use crate::{assets, security, ws};
+use crate::{assets, request, security, ws};
 
 /// Build the application (tests drive it with `oneshot`).
 pub fn app(state: AppState) -> Router {
@@ -65,6 +66,9 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             security::headers,
         ))
+        // Outermost: every request, even a refused one, has its id and a span.
+        .layer(TraceLayer::new_for_http().make_span_with(request::span))
+        .layer(middleware::from_fn(request::assign_id))
         .with_state(state)
 }
 

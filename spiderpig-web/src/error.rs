@@ -37,6 +37,10 @@ pub enum WebError {
     Conflict(String),
     /// A limit (TOTP lock-out, queue limit ...).
     TooMany(String),
+    /// An API POST whose body is not `application/json`.
+    NotJson,
+    /// A request body over `limits.body_bytes`.
+    TooLarge,
     /// The executor is not reachable.
     ExecutorDown,
     /// Gerrit did not answer usefully.
@@ -58,8 +62,15 @@ impl fmt::Display for WebError {
             ExecutorDown => f.write_str(
                 "SpiderPig's executor is not reachable right now; the page will recover when it is back",
             ),
+            NotJson => f.write_str(
+                "send the request body as JSON with Content-Type: application/json",
+            ),
+            TooLarge => f.write_str("the request body is larger than this server accepts"),
             Gerrit(m) => write!(f, "Gerrit: {m}"),
-            Internal(_) => f.write_str("internal error"),
+            Internal(_) => match crate::request::current_id() {
+                Some(id) => write!(f, "internal error (request id {id})"),
+                None => f.write_str("internal error"),
+            },
         }
     }
 }
@@ -77,6 +88,8 @@ impl WebError {
             NotFound(_) => StatusCode::NOT_FOUND,
             Conflict(_) => StatusCode::CONFLICT,
             TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ExecutorDown => StatusCode::SERVICE_UNAVAILABLE,
             Gerrit(_) => StatusCode::BAD_GATEWAY,
         }
@@ -96,13 +109,36 @@ impl WebError {
             NotFound(_) => "not_found",
             Conflict(_) => "conflict",
             TooMany(_) => "too_many",
+            NotJson => "unsupported_media_type",
+            TooLarge => "too_large",
             ExecutorDown => "executor_down",
             Gerrit(_) => "gerrit",
         }
     }
 
-    /// The executor's answer, mapped by gRPC code.
-    pub fn from_status(status: tonic::Status) -> WebError {
+    /// What this outcome means for a long-lived WebSocket task.
+    pub fn class(&self) -> Class {
+        use WebError::*;
+        match self {
+            Unauthenticated | TotpRequired => Class::Revoked,
+            // Down, restarting, a full watcher table or a fault: try again later.
+            ExecutorDown | TooMany(_) | Internal(_) => Class::Down,
+            BadConfig { .. }
+            | BadRequest(_)
+            | CrossSite(_)
+            | Forbidden(_)
+            | NotAuthorized
+            | NotFound(_)
+            | Conflict(_)
+            | NotJson
+            | TooLarge
+            | Gerrit(_) => Class::Refused,
+        }
+    }
+
+    /// The executor's answer, mapped by gRPC code: the web's one reading of
+    /// a `tonic::Status` (pages, API and WebSocket tasks all use it).
+    pub fn from_status(status: &tonic::Status) -> WebError {
         use tonic::Code;
         let msg = status.message().to_string();
         let kind = status
@@ -132,6 +168,16 @@ impl WebError {
     }
 }
 
+impl WebError {
+    /// Log an internal fault's detail (never shown to the person; the span
+    /// carries the request id that the message shows).
+    pub fn log_internal(&self) {
+        if let WebError::Internal(detail) = self {
+            tracing::error!(%detail, "internal error");
+        }
+    }
+}
+
 /// The JSON error body of the API.
 #[derive(Serialize)]
 pub struct ErrorBody {
@@ -141,9 +187,7 @@ pub struct ErrorBody {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        if let WebError::Internal(detail) = &self {
-            tracing::error!(%detail, "internal error");
-        }
+        self.log_internal();
         let body = ErrorBody {
             error: self.kind(),
             message: self.to_string(),
@@ -154,6 +198,17 @@ impl IntoResponse for WebError {
 
 impl From<tonic::Status> for WebError {
     fn from(s: tonic::Status) -> Self {
-        WebError::from_status(s)
+        WebError::from_status(&s)
     }
+}
+
+/// What an executor error means for a WebSocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// The session is gone (logged out, banned, expired): close the socket.
+    Revoked,
+    /// The executor is down or restarting: keep the socket, retry.
+    Down,
+    /// This one request was refused (no such job ...): tell the browser.
+    Refused,
 }

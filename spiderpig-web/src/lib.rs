@@ -12,7 +12,11 @@
 //! - [`app`]: the router (`app(state) -> Router`).
 //! - [`security`]: security headers, Origin and CSRF checks.
 //! - [`cookies`]: the `__Host-` cookies.
-//! - [`request`]: per-request facts (address, user agent, request id, CSRF token).
+//! - [`request`]: per-request facts (address, user agent, CSRF token) and
+//!   the request id (middleware, span, shown in internal errors).
+//! - [`extract`]: the extractors that replace handler preambles: `SignedIn`
+//!   (who is asking, per surface) and `StateChange` (Origin, CSRF, size,
+//!   content type, body).
 //! - [`auth`]: asking the executor who holds a session.
 //! - [`executor`]: the gRPC client for the executor's `Deployer` service.
 //! - [`gerrit`]: Gerrit's REST API (change details before submitting).
@@ -36,6 +40,7 @@ pub mod config;
 pub mod cookies;
 pub mod error;
 pub mod executor;
+pub mod extract;
 pub mod gerrit;
 pub mod links;
 pub mod monitor;

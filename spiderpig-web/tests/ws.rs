@@ -476,3 +476,43 @@ async fn ws_shutdown_closes_open_sockets_with_1001() {
         .expect("sockets drained");
     assert_eq!(h.refused(Some(ORIGIN), Some(&token)).await, 503);
 }
+
+#[tokio::test]
+async fn an_internal_error_shows_a_request_id_and_no_detail() {
+    // The fake executor does not implement GetQueue: the web sees a fault it
+    // cannot explain, and must show the request id, never the detail.
+    let h = Harness::start(Limits::default()).await;
+    let token = h.fake.session("ann", true);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let mut ids = Vec::new();
+    for (path, html) in [("/api/queue", false), ("/", true)] {
+        let res = client
+            .get(format!("http://{}{path}", h.addr))
+            .header("cookie", format!("__Host-spiderpig={token}"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(res.status(), 500, "{path}");
+        let body = res.text().await.expect("body");
+        let at = body
+            .find("internal error (request id ")
+            .unwrap_or_else(|| panic!("{path}: no request id in {body}"));
+        let id: String = body[at + "internal error (request id ".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        assert_eq!(id.len(), 12, "{path}: {id}");
+        assert!(!body.contains("unimplemented"), "{path}: {body}");
+        if html {
+            assert!(body.contains("Something went wrong"), "{path}: {body}");
+        } else {
+            let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+            assert_eq!(v["error"], "internal", "{path}");
+        }
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1], "each request has its own id");
+}

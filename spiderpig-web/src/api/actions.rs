@@ -1,19 +1,17 @@
 //! `POST /api/jobs/{id}/{ready,cancel,interrupt,finish,revert,respond}`.
 //! Trust: bodies are untrusted; each verb is forwarded with the person's
 //! token and the executor decides whether they may (owner, admin, state).
+//! The checks before forwarding are the [`StateChange`] extractor's.
 
 use axum::Json;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method};
 use axum::response::Response;
-use bytes::Bytes;
 use serde::Deserialize;
 
-use super::body::{ApiResult, post_json};
+use super::ApiResult;
 use super::calls::{Action, Caller, answer, job_id, prompt_id, totp};
 use super::jobs::created;
-use crate::request::Meta;
+use crate::extract::{Api, StateChange};
 use crate::state::AppState;
 use crate::views::{self, JobView};
 
@@ -22,45 +20,55 @@ use crate::views::{self, JobView};
 #[serde(deny_unknown_fields)]
 pub struct NoFields {}
 
+/// A change to job `id` by one of the verbs that take nothing.
 async fn act(
-    state: AppState,
-    origin: crate::executor::Origin,
-    method: Method,
-    headers: HeaderMap,
-    id: String,
-    body: Result<Bytes, BytesRejection>,
+    state: &AppState,
+    change: StateChange<Api, NoFields>,
+    id: &str,
     action: Action,
 ) -> ApiResult<Json<JobView>> {
-    let (token, NoFields {}) = post_json(&state, &method, &headers, body)?;
-    let id = job_id(&id)?;
-    let job = Caller::new(&state, &origin, &token).act(action, id).await?;
+    let id = job_id(id)?;
+    let job = Caller::new(state, &change.origin, &change.who)
+        .act(action, id)
+        .await?;
     Ok(Json(views::job(&job)))
 }
 
-macro_rules! action_handler {
-    ($name:ident, $action:expr, $doc:literal) => {
-        #[doc = $doc]
-        pub async fn $name(
-            State(state): State<AppState>,
-            Meta(origin): Meta,
-            method: Method,
-            headers: HeaderMap,
-            Path(id): Path<String>,
-            body: Result<Bytes, BytesRejection>,
-        ) -> ApiResult<Json<JobView>> {
-            act(state, origin, method, headers, id, body, $action).await
-        }
-    };
+/// `POST /api/jobs/{id}/ready`
+pub async fn ready(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    change: StateChange<Api, NoFields>,
+) -> ApiResult<Json<JobView>> {
+    act(&state, change, &id, Action::Ready).await
 }
 
-action_handler!(ready, Action::Ready, "`POST /api/jobs/{id}/ready`");
-action_handler!(cancel, Action::Cancel, "`POST /api/jobs/{id}/cancel`");
-action_handler!(
-    interrupt,
-    Action::Interrupt,
-    "`POST /api/jobs/{id}/interrupt`"
-);
-action_handler!(finish, Action::Finish, "`POST /api/jobs/{id}/finish`");
+/// `POST /api/jobs/{id}/cancel`
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    change: StateChange<Api, NoFields>,
+) -> ApiResult<Json<JobView>> {
+    act(&state, change, &id, Action::Cancel).await
+}
+
+/// `POST /api/jobs/{id}/interrupt`
+pub async fn interrupt(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    change: StateChange<Api, NoFields>,
+) -> ApiResult<Json<JobView>> {
+    act(&state, change, &id, Action::Interrupt).await
+}
+
+/// `POST /api/jobs/{id}/finish`
+pub async fn finish(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    change: StateChange<Api, NoFields>,
+) -> ApiResult<Json<JobView>> {
+    act(&state, change, &id, Action::Finish).await
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -71,16 +79,12 @@ pub struct RevertBody {
 /// `POST /api/jobs/{id}/revert` `{"totp": "123456"}` → 201 and the new job.
 pub async fn revert(
     State(state): State<AppState>,
-    Meta(origin): Meta,
-    method: Method,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    change: StateChange<Api, RevertBody>,
 ) -> ApiResult<Response> {
-    let (token, body): (String, RevertBody) = post_json(&state, &method, &headers, body)?;
     let id = job_id(&id)?;
-    let code = totp(&body.totp)?;
-    let job = Caller::new(&state, &origin, &token)
+    let code = totp(&change.body.totp)?;
+    let job = Caller::new(&state, &change.origin, &change.who)
         .revert(id, &code)
         .await?;
     Ok(created(views::job(&job)))
@@ -98,17 +102,14 @@ pub struct RespondBody {
 /// `{"prompt_id": n, "line": "..."}`.
 pub async fn respond(
     State(state): State<AppState>,
-    Meta(origin): Meta,
-    method: Method,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    change: StateChange<Api, RespondBody>,
 ) -> ApiResult<Json<JobView>> {
-    let (token, body): (String, RespondBody) = post_json(&state, &method, &headers, body)?;
     let id = job_id(&id)?;
+    let body = &change.body;
     let prompt = prompt_id(body.prompt_id)?;
     let answer = answer(body.key.as_deref(), body.line.as_deref())?;
-    let job = Caller::new(&state, &origin, &token)
+    let job = Caller::new(&state, &change.origin, &change.who)
         .respond(id, prompt, answer)
         .await?;
     Ok(Json(views::job(&job)))

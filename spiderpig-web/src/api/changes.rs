@@ -10,11 +10,11 @@ use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use spiderpig_policy::{ChangeNumber, parse_change_list};
 
-use super::body::{ApiResult, session_token};
+use super::ApiResult;
 use crate::auth::who;
 use crate::error::WebError;
+use crate::extract::{Api, SignedIn};
 use crate::gerrit::ChangeInfo;
-use crate::request::Meta;
 use crate::state::AppState;
 
 /// One line of the check: Gerrit's details, or why they are missing.
@@ -67,11 +67,10 @@ pub struct ChangesQuery {
 /// `GET /api/changes?input=...`
 pub async fn check(
     State(state): State<AppState>,
-    Meta(origin): Meta,
+    SignedIn { origin, .. }: SignedIn<Api>,
     headers: HeaderMap,
     query: Result<Query<ChangesQuery>, QueryRejection>,
 ) -> ApiResult<Json<Vec<ChangeRow>>> {
-    session_token(&headers)?;
     let Query(q) = query.map_err(|_| WebError::BadRequest("bad query string".into()))?;
     let changes = parse(&state, &q.input)?;
     // Only signed-in people may use this server as a Gerrit client.

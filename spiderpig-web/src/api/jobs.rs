@@ -4,20 +4,19 @@
 //! decides.
 
 use axum::Json;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use spiderpig_policy::validate_change_list;
 
-use super::body::{ApiResult, post_json, session_token};
+use super::ApiResult;
 use super::calls::{Caller, MAX_LOG_PAGE, job_id, totp};
 use super::changes;
 use super::filters::{FilterQuery, Filters};
 use crate::error::WebError;
-use crate::request::Meta;
+use crate::extract::{Api, SignedIn, StateChange};
 use crate::state::AppState;
 use crate::views::{self, JobView, LogRecordView};
 
@@ -40,11 +39,9 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, WebError> {
 /// `GET /api/jobs?user=&state=&before=&limit=`
 pub async fn list(
     State(state): State<AppState>,
-    Meta(origin): Meta,
-    headers: HeaderMap,
+    SignedIn { who: token, origin }: SignedIn<Api>,
     q: Result<Query<FilterQuery>, QueryRejection>,
 ) -> ApiResult<Json<JobList>> {
-    let token = session_token(&headers)?;
     let filters = Filters::parse(&query(q)?)?;
     let r = Caller::new(&state, &origin, &token).list(&filters).await?;
     Ok(Json(JobList {
@@ -56,11 +53,9 @@ pub async fn list(
 /// `GET /api/jobs/{id}`
 pub async fn get(
     State(state): State<AppState>,
-    Meta(origin): Meta,
-    headers: HeaderMap,
+    SignedIn { who: token, origin }: SignedIn<Api>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobView>> {
-    let token = session_token(&headers)?;
     let id = job_id(&id)?;
     let job = Caller::new(&state, &origin, &token).job(id).await?;
     Ok(Json(views::job(&job)))
@@ -104,12 +99,10 @@ fn log_range(q: &LogQuery) -> Result<(u64, u32), WebError> {
 /// `GET /api/jobs/{id}/log?after=N&limit=M`
 pub async fn log(
     State(state): State<AppState>,
-    Meta(origin): Meta,
-    headers: HeaderMap,
+    SignedIn { who: token, origin }: SignedIn<Api>,
     Path(id): Path<String>,
     q: Result<Query<LogQuery>, QueryRejection>,
 ) -> ApiResult<Json<LogPage>> {
-    let token = session_token(&headers)?;
     let id = job_id(&id)?;
     let (after, limit) = log_range(&query(q)?)?;
     let r = Caller::new(&state, &origin, &token)
@@ -139,16 +132,16 @@ pub struct SubmitBody {
 /// `POST /api/jobs` `{"changes": ..., "totp": "123456"}` → 201 and the job.
 pub async fn submit(
     State(state): State<AppState>,
-    Meta(origin): Meta,
-    method: Method,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    StateChange {
+        who: token,
+        origin,
+        body,
+    }: StateChange<Api, SubmitBody>,
 ) -> ApiResult<Response> {
-    let (token, body): (String, SubmitBody) = post_json(&state, &method, &headers, body)?;
-    let changes = match &body.changes {
-        ChangesField::Text(t) => changes::parse(&state, t)?,
+    let changes = match body.changes {
+        ChangesField::Text(t) => changes::parse(&state, &t)?,
         ChangesField::Numbers(n) => {
-            validate_change_list(n).map_err(|e| WebError::BadRequest(e.to_string()))?
+            validate_change_list(&n).map_err(|e| WebError::BadRequest(e.to_string()))?
         }
     };
     let code = totp(&body.totp)?;

@@ -3,8 +3,10 @@
 //! JSON when it is absent or dead, never a redirect. Trust: everything in a
 //! request is untrusted; a refusal here means no RPC was made.
 //!
-//! - [`body`]: the checks every request passes (cookie; for POST: Origin,
-//!   CSRF, size, `Content-Type`, JSON shape) and the API error type.
+//!
+//! The checks every request passes (cookie; for POST: Origin, CSRF, size,
+//! `Content-Type`, JSON shape) are the extractors of [`crate::extract`].
+//!
 //! - [`calls`]: the executor calls shared with the page forms.
 //! - [`filters`]: history filters shared with the `/history` page.
 //! - [`changes`]: change lookup (parse + Gerrit), shared with `/deploy/new`.
@@ -12,7 +14,6 @@
 //! - [`actions`]: ready, cancel, interrupt, finish, revert, respond.
 
 pub mod actions;
-pub mod body;
 pub mod calls;
 pub mod changes;
 pub mod filters;
@@ -23,12 +24,15 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Serialize;
 
-use self::body::{ApiResult, session_token};
 use self::calls::Caller;
 use crate::auth::who;
-use crate::request::Meta;
+use crate::error::WebError;
+use crate::extract::{Api, SignedIn};
 use crate::state::AppState;
 use crate::views::{self, QueueView};
+
+/// What an API handler answers: its result, or a JSON error.
+pub type ApiResult<T> = Result<T, WebError>;
 
 /// Who holds the session.
 #[derive(Debug, Serialize)]
@@ -41,10 +45,9 @@ pub struct MeView {
 /// `GET /api/me`
 pub async fn me(
     State(state): State<AppState>,
-    Meta(origin): Meta,
+    SignedIn { origin, .. }: SignedIn<Api>,
     headers: HeaderMap,
 ) -> ApiResult<Json<MeView>> {
-    session_token(&headers)?;
     let me = who(&state, &headers, &origin, true).await?;
     Ok(Json(MeView {
         username: me.username,
@@ -55,10 +58,8 @@ pub async fn me(
 /// `GET /api/queue`
 pub async fn queue(
     State(state): State<AppState>,
-    Meta(origin): Meta,
-    headers: HeaderMap,
+    SignedIn { who: token, origin }: SignedIn<Api>,
 ) -> ApiResult<Json<QueueView>> {
-    let token = session_token(&headers)?;
     let q = Caller::new(&state, &origin, &token).queue().await?;
     Ok(Json(views::queue(&q)))
 }

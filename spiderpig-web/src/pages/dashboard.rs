@@ -29,16 +29,16 @@
 //! - `#new-deployment`: the link to `/deploy/new`.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
 
-use super::parts::{Page, freeze_banner, job_link, jobs_table, stage_words, state_badge, time};
+use super::parts::{freeze_banner, job_link, jobs_table, stage_words, state_badge, time};
 use crate::api::calls::Caller;
 use crate::api::filters::Filters;
 use crate::auth::Me;
+use crate::extract::{Html, SignedIn};
 use crate::links::Links;
-use crate::request::Meta;
 use crate::state::AppState;
 use crate::views::{self, JobView, QueueView};
 
@@ -48,13 +48,11 @@ const MY_JOBS: u32 = 10;
 /// `GET /`
 pub async fn dashboard(
     State(state): State<AppState>,
-    Meta(origin): Meta,
-    headers: HeaderMap,
+    SignedIn {
+        who: (page, me),
+        origin,
+    }: SignedIn<Html>,
 ) -> Response {
-    let (page, me) = match Page::open(&state, &headers, &origin).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let caller = Caller::new(&state, &origin, &me.token);
     // The executor's names always parse; should one not, "my jobs" must
     // stay empty rather than become everyone's jobs.

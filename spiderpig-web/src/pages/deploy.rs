@@ -23,23 +23,21 @@
 //!   303 to `/jobs/{id}`; a refusal re-renders this page with
 //!   `#page-error` and the input kept.
 
-use axum::Form;
-use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 use spiderpig_policy::ChangeNumber;
 
-use super::parts::{Page, error_banner};
+use super::parts::error_banner;
 use crate::api::calls::{Caller, totp};
 use crate::api::changes::{self, ChangeRow};
 use crate::auth::Me;
 use crate::error::WebError;
+use crate::extract::{CsrfField, Html, SignedIn, StateChange};
 use crate::links::Links;
-use crate::request::Meta;
-use crate::security::check_state_change;
 use crate::state::AppState;
 
 /// The result of checking a list: numbers and Gerrit's rows, or why not.
@@ -67,14 +65,11 @@ async fn check(state: &AppState, input: &str) -> Option<Check> {
 /// `GET /deploy/new[?changes=...]`
 pub async fn new_page(
     State(state): State<AppState>,
-    Meta(origin): Meta,
-    headers: HeaderMap,
+    SignedIn {
+        who: (page, me), ..
+    }: SignedIn<Html>,
     query: Result<Query<CheckQuery>, QueryRejection>,
 ) -> Response {
-    let (page, me) = match Page::open(&state, &headers, &origin).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let input = query.map(|Query(q)| q.changes).unwrap_or_default();
     let checked = check(&state, &input).await;
     let status = match &checked {
@@ -95,27 +90,21 @@ pub struct QueueForm {
     totp: String,
 }
 
+impl CsrfField for QueueForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// `POST /deploy/new`: SubmitJob, then 303 to the job page.
 pub async fn queue(
     State(state): State<AppState>,
-    Meta(origin): Meta,
-    method: Method,
-    headers: HeaderMap,
-    form: Result<Form<QueueForm>, FormRejection>,
+    StateChange {
+        who: (page, me),
+        origin,
+        body: form,
+    }: StateChange<Html, QueueForm>,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if let Err(e) = check_state_change(
-        &method,
-        &headers,
-        &state.config.public_origin,
-        Some(&form.csrf),
-    ) {
-        return Page::anonymous(&state, &headers).fail(None, e);
-    }
-    let (page, me) = match Page::open(&state, &headers, &origin).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let result = match (changes::parse(&state, &form.changes), totp(&form.totp)) {
         (Ok(numbers), Ok(code)) => {
             Caller::new(&state, &origin, &me.token)

@@ -21,9 +21,9 @@ use axum::response::{Redirect, Response};
 use maud::{Markup, html};
 
 use super::parts::{Page, error_banner, jobs_table};
-use crate::api::body::session_token;
 use crate::api::calls::Caller;
 use crate::api::filters::{FilterQuery, Filters, STATE_NAMES};
+use crate::extract::session_token;
 use crate::links::Links;
 use crate::request::Meta;
 use crate::state::AppState;
@@ -36,6 +36,7 @@ pub async fn history(
     headers: HeaderMap,
     query: Result<Query<FilterQuery>, QueryRejection>,
 ) -> Response {
+    // A bad filter is refused before the executor is asked who this is.
     if session_token(&headers).is_err() {
         return Redirect::to("/login").into_response();
     }
@@ -48,7 +49,7 @@ pub async fn history(
             return page.render(None, e.status(), "History", "history", body);
         }
     };
-    let (page, me) = match Page::open(&state, &headers, &origin).await {
+    let (page, me) = match Page::open(&state, &headers, &origin, true).await {
         Ok(p) => p,
         Err(r) => return r,
     };

@@ -58,10 +58,8 @@ mod render;
 #[cfg(test)]
 mod tests;
 
-use axum::Form;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use spiderpig_policy::JobId;
@@ -73,22 +71,19 @@ use crate::api::calls::{Action, Caller, answer, job_id, prompt_id, totp};
 use crate::auth::Me;
 use crate::error::WebError;
 use crate::executor::Origin;
-use crate::request::Meta;
-use crate::security::check_state_change;
+use crate::extract::{CsrfField, Html, SignedIn, StateChange};
 use crate::state::AppState;
 use crate::views;
 
 /// `GET /jobs/{id}`
 pub async fn job_page(
     State(state): State<AppState>,
-    Meta(origin): Meta,
-    headers: HeaderMap,
+    SignedIn {
+        who: (page, me),
+        origin,
+    }: SignedIn<Html>,
     Path(id): Path<String>,
 ) -> Response {
-    let (page, me) = match Page::open(&state, &headers, &origin).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     match job_id(&id) {
         Ok(id) => show(&state, &origin, &page, &me, id, StatusCode::OK, None).await,
         Err(e) => page.fail(Some(&me), e),
@@ -165,27 +160,25 @@ async fn perform(
     Ok(job.id)
 }
 
+impl CsrfField for ActionForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// Job `id`'s form `verb`: 303 back to the job (or to a revert's new job),
+/// or the job page with the refusal.
 async fn post(
     state: AppState,
-    origin: Origin,
-    (method, headers): (Method, HeaderMap),
+    change: StateChange<Html, ActionForm>,
     id: String,
-    form: Result<Form<ActionForm>, FormRejection>,
     verb: Verb,
 ) -> Response {
-    let form = form.map(|Form(f)| f).unwrap_or_default();
-    if let Err(e) = check_state_change(
-        &method,
-        &headers,
-        &state.config.public_origin,
-        Some(&form.csrf),
-    ) {
-        return Page::anonymous(&state, &headers).fail(None, e);
-    }
-    let (page, me) = match Page::open(&state, &headers, &origin).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let StateChange {
+        who: (page, me),
+        origin,
+        body: form,
+    } = change;
     let id = match job_id(&id) {
         Ok(id) => id,
         Err(e) => return page.fail(Some(&me), e),
@@ -197,63 +190,62 @@ async fn post(
             page.fail(Some(&me), e)
         }
         Err(e) => {
-            show(
-                &state,
-                &origin,
-                &page,
-                &me,
-                id,
-                e.status(),
-                Some(e.to_string()),
-            )
-            .await
+            let status = e.status();
+            show(&state, &origin, &page, &me, id, status, Some(e.to_string())).await
         }
     }
 }
 
-macro_rules! form_handler {
-    ($name:ident, $verb:expr, $doc:literal) => {
-        #[doc = $doc]
-        pub async fn $name(
-            State(state): State<AppState>,
-            Meta(origin): Meta,
-            method: Method,
-            headers: HeaderMap,
-            Path(id): Path<String>,
-            form: Result<Form<ActionForm>, FormRejection>,
-        ) -> Response {
-            post(state, origin, (method, headers), id, form, $verb).await
-        }
-    };
+/// `POST /jobs/{id}/ready`
+pub async fn ready(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    change: StateChange<Html, ActionForm>,
+) -> Response {
+    post(state, change, id, Verb::Simple(Action::Ready)).await
 }
 
-form_handler!(
-    ready,
-    Verb::Simple(Action::Ready),
-    "`POST /jobs/{id}/ready`"
-);
-form_handler!(
-    cancel,
-    Verb::Simple(Action::Cancel),
-    "`POST /jobs/{id}/cancel`"
-);
-form_handler!(
-    interrupt,
-    Verb::Simple(Action::Interrupt),
-    "`POST /jobs/{id}/interrupt`"
-);
-form_handler!(
-    finish,
-    Verb::Simple(Action::Finish),
-    "`POST /jobs/{id}/finish`"
-);
-form_handler!(
-    revert,
-    Verb::Revert,
-    "`POST /jobs/{id}/revert` (with `totp`)"
-);
-form_handler!(
-    respond,
-    Verb::Respond,
-    "`POST /jobs/{id}/respond` (with `prompt_id` and `key` or `line`)"
-);
+/// `POST /jobs/{id}/cancel`
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    change: StateChange<Html, ActionForm>,
+) -> Response {
+    post(state, change, id, Verb::Simple(Action::Cancel)).await
+}
+
+/// `POST /jobs/{id}/interrupt`
+pub async fn interrupt(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    change: StateChange<Html, ActionForm>,
+) -> Response {
+    post(state, change, id, Verb::Simple(Action::Interrupt)).await
+}
+
+/// `POST /jobs/{id}/finish`
+pub async fn finish(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    change: StateChange<Html, ActionForm>,
+) -> Response {
+    post(state, change, id, Verb::Simple(Action::Finish)).await
+}
+
+/// `POST /jobs/{id}/revert` (with `totp`)
+pub async fn revert(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    change: StateChange<Html, ActionForm>,
+) -> Response {
+    post(state, change, id, Verb::Revert).await
+}
+
+/// `POST /jobs/{id}/respond` (with `prompt_id` and `key` or `line`)
+pub async fn respond(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    change: StateChange<Html, ActionForm>,
+) -> Response {
+    post(state, change, id, Verb::Respond).await
+}

@@ -2,9 +2,8 @@
 //! enrolment and entry, sign-out, "not authorized". Trust: query strings and
 //! form fields are untrusted and forwarded to the executor, which decides.
 
-use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
@@ -15,8 +14,8 @@ use crate::auth::{Me, who};
 use crate::cookies;
 use crate::error::WebError;
 use crate::executor::session;
+use crate::extract::{Anyone, CsrfField, StateChange, TotpStep};
 use crate::request::{Meta, csrf_token};
-use crate::security::check_state_change;
 use crate::state::AppState;
 
 /// Render a page with a fresh CSRF cookie when needed.
@@ -142,7 +141,7 @@ pub async fn callback(
             }
             res
         }
-        Err(status) => match WebError::from_status(status) {
+        Err(status) => match WebError::from_status(&status) {
             WebError::NotAuthorized | WebError::Forbidden(_) => {
                 let mut res = Redirect::to("/not-authorized").into_response();
                 if let Ok(v) = header::HeaderValue::from_str(&cookies::clear(cookies::LOGIN)) {
@@ -281,7 +280,7 @@ fn totp_document(
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct TotpForm {
     #[serde(default)]
     csrf: String,
@@ -289,25 +288,21 @@ pub struct TotpForm {
     code: String,
 }
 
+impl CsrfField for TotpForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `POST /totp`: the code, for the signed-in session (TOTP not yet passed).
 pub async fn totp_submit(
     State(state): State<AppState>,
-    Meta(origin): Meta,
-    method: Method,
-    headers: HeaderMap,
-    Form(form): Form<TotpForm>,
+    StateChange {
+        who: (_, me),
+        origin,
+        body: form,
+    }: StateChange<TotpStep, TotpForm>,
 ) -> Response {
-    if let Err(e) = check_state_change(
-        &method,
-        &headers,
-        &state.config.public_origin,
-        Some(&form.csrf),
-    ) {
-        return e.into_response();
-    }
-    let me = match who(&state, &headers, &origin, false).await {
-        Ok(me) => me,
-        Err(e) => return redirect_for(&e).unwrap_or_else(|| e.into_response()),
-    };
     let result = state
         .executor
         .client()
@@ -329,7 +324,7 @@ pub async fn totp_submit(
             res
         }
         Err(status) => {
-            let e = WebError::from_status(status);
+            let e = WebError::from_status(&status);
             if let Some(r) = redirect_for(&e) {
                 return r;
             }
@@ -347,28 +342,26 @@ pub async fn totp_submit(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 pub struct CsrfForm {
     #[serde(default)]
     pub csrf: String,
 }
 
+impl CsrfField for CsrfForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// `POST /logout`: end the session (if any) and forget the cookie.
 pub async fn logout(
     State(state): State<AppState>,
-    Meta(origin): Meta,
-    method: Method,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    StateChange {
+        who: token, origin, ..
+    }: StateChange<Anyone, CsrfForm>,
 ) -> Response {
-    if let Err(e) = check_state_change(
-        &method,
-        &headers,
-        &state.config.public_origin,
-        Some(&form.csrf),
-    ) {
-        return e.into_response();
-    }
-    if let Some(token) = cookies::get(&headers, cookies::SESSION) {
+    if let Some(token) = token {
         let _ = state
             .executor
             .client()

@@ -34,16 +34,18 @@ impl Page {
         }
     }
 
-    /// Ask the executor who holds the session cookie (TOTP passed). Not
-    /// signed in → 303 `/login`; TOTP pending → 303 `/totp`; executor down →
-    /// a 503 page that says so.
+    /// Ask the executor who holds the session cookie (`need_totp`: and has
+    /// passed TOTP). Not signed in → 303 `/login`; TOTP pending → 303
+    /// `/totp`; executor down → a 503 page that says so. Handlers get this
+    /// through the `SignedIn` and `StateChange` extractors.
     pub async fn open(
         state: &AppState,
         headers: &HeaderMap,
         origin: &Origin,
+        need_totp: bool,
     ) -> Result<(Page, Me), Response> {
         let page = Page::anonymous(state, headers);
-        match who(state, headers, origin, true).await {
+        match who(state, headers, origin, need_totp).await {
             Ok(me) => Ok((page, me)),
             Err(e) => Err(page.fail(None, e)),
         }
@@ -72,9 +74,7 @@ impl Page {
         if let Some(r) = redirect_for(&e) {
             return r;
         }
-        if let WebError::Internal(detail) = &e {
-            tracing::error!(%detail, "internal error");
-        }
+        e.log_internal();
         let heading = match &e {
             WebError::ExecutorDown => "SpiderPig is unavailable",
             WebError::NotFound(_) => "Not found",

@@ -226,7 +226,7 @@ async fn get_log(ctx: &Ctx, job: u64, after_seq: u64) -> Result<pb::GetLogRespon
             Ok(r) => return Ok(r.into_inner()),
             Err(status) => match classify(&status) {
                 Class::Revoked => return Err(Stop::Revoked(SESSION_ENDED.into())),
-                Class::Refused => return Err(Stop::Refused(WebError::from_status(status))),
+                Class::Refused => return Err(Stop::Refused(WebError::from_status(&status))),
                 Class::Down => backoff.wait().await,
             },
         }

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use tonic::{Code, Status};
+use tonic::Status;
+
+use crate::error::WebError;
 
 /// First wait after the executor went away.
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
@@ -39,26 +41,11 @@ impl Backoff {
     }
 }
 
-/// What an executor error means for a WebSocket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
-    /// The session is gone (logged out, banned, expired): close the socket.
-    Revoked,
-    /// The executor is down or restarting: keep the socket, retry.
-    Down,
-    /// This one request was refused (no such job ...): tell the browser.
-    Refused,
-}
+pub use crate::error::Class;
 
-/// Sort an executor error.
+/// Sort an executor error, by the web's one classifier.
 pub fn classify(status: &Status) -> Class {
-    match status.code() {
-        Code::Unauthenticated => Class::Revoked,
-        Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded => Class::Down,
-        // A full watcher table, a busy executor: try again later.
-        Code::ResourceExhausted | Code::Internal => Class::Down,
-        _ => Class::Refused,
-    }
+    WebError::from_status(status).class()
 }
 
 /// What the browser is told when its session ended without a reason.
@@ -79,6 +66,7 @@ mod tests {
 
     #[test]
     fn statuses_table() {
+        use tonic::Code;
         let cases = [
             (Code::Unauthenticated, Class::Revoked),
             (Code::Unavailable, Class::Down),
@@ -86,6 +74,9 @@ mod tests {
             (Code::NotFound, Class::Refused),
             (Code::PermissionDenied, Class::Refused),
             (Code::InvalidArgument, Class::Refused),
+            (Code::ResourceExhausted, Class::Down),
+            (Code::Internal, Class::Down),
+            (Code::DeadlineExceeded, Class::Down),
         ];
         for (code, class) in cases {
             assert_eq!(classify(&Status::new(code, "x")), class, "{code:?}");

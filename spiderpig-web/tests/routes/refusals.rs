@@ -131,9 +131,40 @@ async fn cross_site_posts_are_refused_with_403_before_any_rpc() {
             assert_security_headers(&res, path);
             if path.starts_with("/api/") {
                 assert_eq!(json(res).await["error"], "cross_site", "{path}: {how}");
+            } else {
+                assert_html_page(res, path, how).await;
             }
         }
     }
+}
+
+#[tokio::test]
+async fn a_cross_site_sign_in_form_gets_an_html_page_never_json() {
+    // The TOTP and sign-out forms once answered a CSRF failure with JSON.
+    for path in SIGN_IN_POSTS {
+        for variant in CROSS_SITE {
+            let res = send(variant.request(path, FORM_BODY)).await;
+            assert_eq!(
+                res.status(),
+                StatusCode::FORBIDDEN,
+                "{path}: {}",
+                variant.how
+            );
+            assert_html_page(res, path, variant.how).await;
+        }
+    }
+}
+
+/// An HTML page saying the request was refused, not a JSON body.
+async fn assert_html_page(res: axum::response::Response, path: &str, how: &str) {
+    let ct = res.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(ct.starts_with("text/html"), "{path}: {how}: {ct}");
+    let body = text(res).await;
+    assert!(body.contains("Not allowed"), "{path}: {how}: {body}");
+    assert!(body.contains("request refused"), "{path}: {how}: {body}");
 }
 
 #[tokio::test]

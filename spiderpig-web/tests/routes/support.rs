@@ -38,6 +38,9 @@ pub const PAGE_POSTS: &[&str] = &[
     "/jobs/1/respond",
 ];
 
+/// The sign-in forms (POST only): TOTP entry and sign-out.
+pub const SIGN_IN_POSTS: &[&str] = &["/totp", "/logout"];
+
 pub const API_GETS: &[&str] = &[
     "/api/me",
     "/api/queue",

@@ -8,15 +8,15 @@ use std::convert::Infallible;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use spiderpig_policy::{JobId, strip_terminal_controls};
 use spiderpig_proto::v1 as pb;
 
 use crate::api::calls::{Caller, MAX_LOG_PAGE, job_id};
-use crate::pages::parts::{Page, utc};
-use crate::request::Meta;
+use crate::extract::{Html, SignedIn};
+use crate::pages::parts::utc;
 use crate::state::AppState;
 use crate::views::log_kind_name;
 
@@ -98,14 +98,12 @@ fn emit(page: pb::GetLogResponse, after: u64) -> (Bytes, Cursor) {
 /// executor while it is sent.
 pub async fn download(
     State(state): State<AppState>,
-    Meta(origin): Meta,
-    headers: HeaderMap,
+    SignedIn {
+        who: (page, me),
+        origin,
+    }: SignedIn<Html>,
     Path(id): Path<String>,
 ) -> Response {
-    let (page, me) = match Page::open(&state, &headers, &origin).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let id = match job_id(&id) {
         Ok(id) => id,
         Err(e) => return page.fail(Some(&me), e),
