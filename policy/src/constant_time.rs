@@ -2,7 +2,7 @@
 
 /// Whether `a` and `b` are equal, taking the same time for every pair of inputs of
 /// the same length. Lengths are not secret here (keys have a fixed length).
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -22,13 +22,15 @@
 //! - [`answer`]: checks answers to scap's prompts and admin reasons.
 //! - [`stage`]: derives the deployment stage shown in the UI from scap's output.
 //! - `text`: character classes and the escaping used in error messages (private).
-//! - `constant_time`: a constant-time byte comparison (private).
+//! - [`constant_time`]: a constant-time byte comparison (for both processes).
+//! - [`config_key`]: which configuration key a TOML error is about.
 #![forbid(unsafe_code)]
 
 pub mod answer;
 pub mod change;
 pub mod command;
-mod constant_time;
+pub mod config_key;
+pub mod constant_time;
 pub mod error;
 pub mod job;
 pub mod job_id;

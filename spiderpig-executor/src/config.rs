@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use spiderpig_policy::command::ScapPath;
+use spiderpig_policy::config_key::error_key;
 use spiderpig_policy::redact::RedactionPatterns;
 
 use crate::error::{ExecutorError, Result};
@@ -219,13 +220,7 @@ impl Config {
     /// Parse and check configuration text.
     pub fn parse(text: &str) -> Result<Config> {
         let config: Config = toml::from_str(text).map_err(|e| {
-            let key = e
-                .span()
-                .map(|span| key_at(text, span.start))
-                .unwrap_or_default();
-            let key = missing_field(e.message())
-                .map(|field| join_key(&key, field))
-                .unwrap_or(key);
+            let key = error_key(text, e.span().map(|span| span.start), e.message());
             bad(&key, e.message().to_string())
         })?;
         config.validate()?;
@@ -329,47 +324,6 @@ impl Config {
     pub fn database_path(&self) -> PathBuf {
         self.store.state_dir.join("spiderpig.redb")
     }
-}
-
-/// The dotted key (`section.key`) of the TOML line holding byte `pos`.
-fn key_at(text: &str, pos: usize) -> String {
-    let pos = pos.min(text.len());
-    let line_start = text[..pos].rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let line_end = text[pos..]
-        .find('\n')
-        .map(|i| pos + i)
-        .unwrap_or(text.len());
-    let line = text[line_start..line_end].trim();
-    let header = |l: &str| {
-        l.trim()
-            .strip_prefix('[')
-            .and_then(|t| t.strip_suffix(']'))
-            .map(|t| t.trim().to_string())
-    };
-    if let Some(section) = header(line) {
-        return section;
-    }
-    let section = text[..line_start].lines().rev().find_map(header);
-    let key = line.split_once('=').map(|(k, _)| k.trim()).unwrap_or(line);
-    match section {
-        Some(section) => join_key(&section, key),
-        None => key.to_string(),
-    }
-}
-
-fn join_key(section: &str, key: &str) -> String {
-    if section.is_empty() {
-        key.to_string()
-    } else {
-        format!("{section}.{key}")
-    }
-}
-
-/// `missing field `x`` → `x`.
-fn missing_field(message: &str) -> Option<&str> {
-    message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next())
 }
 
 fn require_absolute(key: &str, path: &Path) -> Result<()> {

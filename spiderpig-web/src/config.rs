@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use spiderpig_policy::GerritBase;
+use spiderpig_policy::config_key::error_key;
 
 use crate::error::WebError;
 
@@ -113,13 +114,7 @@ impl Config {
         let config: Config = toml::from_str(text).map_err(|e| {
             // Name the key, not the text under the error's span (for a
             // mistyped value that is the value).
-            let key = e
-                .span()
-                .map(|span| key_at(text, span.start))
-                .unwrap_or_default();
-            let key = missing_field(e.message())
-                .map(|field| join_key(&key, field))
-                .unwrap_or(key);
+            let key = error_key(text, e.span().map(|span| span.start), e.message());
             bad(&key, e.message().to_string())
         })?;
         config.validate()?;
@@ -186,45 +181,6 @@ impl Config {
     pub fn gerrit(&self) -> GerritBase {
         GerritBase::new(&self.gerrit_url).expect("checked at load")
     }
-}
-
-/// The dotted key (`section.key`) of the TOML line holding byte `pos`
-/// (the same rule as the executor's configuration).
-fn key_at(text: &str, pos: usize) -> String {
-    let pos = pos.min(text.len());
-    let line_start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
-    let line = text[line_start..line_end].trim();
-    let header = |l: &str| {
-        l.trim()
-            .strip_prefix('[')
-            .and_then(|t| t.strip_suffix(']'))
-            .map(|t| t.trim_matches(['[', ']', ' ']).to_string())
-    };
-    if let Some(section) = header(line) {
-        return section;
-    }
-    let section = text[..line_start].lines().rev().find_map(header);
-    let key = line.split_once('=').map_or(line, |(k, _)| k.trim());
-    match section {
-        Some(section) => join_key(&section, key),
-        None => key.to_string(),
-    }
-}
-
-fn join_key(section: &str, key: &str) -> String {
-    if section.is_empty() {
-        key.to_string()
-    } else {
-        format!("{section}.{key}")
-    }
-}
-
-/// `missing field `x`` → `x`.
-fn missing_field(message: &str) -> Option<&str> {
-    message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.split('`').next())
 }
 
 #[cfg(test)]

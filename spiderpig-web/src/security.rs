@@ -6,7 +6,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use subtle_eq::constant_time_eq;
+use spiderpig_policy::constant_time::constant_time_eq;
 
 use crate::cookies;
 use crate::error::WebError;
@@ -114,16 +114,6 @@ pub fn check_state_change(
     }
     check_origin(headers, public_origin)?;
     check_csrf(headers, sent_token)
-}
-
-mod subtle_eq {
-    /// Compare without an early exit on the first difference.
-    pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-        if a.len() != b.len() {
-            return false;
-        }
-        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum_server::Handle;
@@ -86,7 +85,3 @@ pub async fn run_on(
     let _ = tokio::time::timeout(drain, ws.closed()).await;
     result.map_err(|e| WebError::Internal(format!("server: {e}")))
 }
-
-/// Keep `Arc` in scope for future shared state.
-#[allow(dead_code)]
-type Shared<T> = Arc<T>;

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use subtle::ConstantTimeEq;
+use spiderpig_policy::constant_time::constant_time_eq;
 
 use super::oidc::PendingLogin;
 use crate::error::{ExecutorError, Result};
@@ -72,7 +72,7 @@ impl PendingLogins {
             entries.remove(binding_hash);
             return Err(ExecutorError::LoginStateInvalid);
         }
-        if !bool::from(entry.login.state.as_bytes().ct_eq(state.as_bytes())) {
+        if !constant_time_eq(entry.login.state.as_bytes(), state.as_bytes()) {
             return Err(ExecutorError::LoginStateInvalid);
         }
         entries
