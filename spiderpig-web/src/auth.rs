@@ -8,6 +8,7 @@ use crate::cookies;
 use crate::error::WebError;
 use crate::executor::{Origin, session};
 use crate::state::AppState;
+use crate::views::Viewer;
 
 /// The signed-in person, as the executor says.
 #[derive(Clone, Debug)]
@@ -17,6 +18,16 @@ pub struct Me {
     pub is_admin: bool,
     pub totp_passed: bool,
     pub totp_enrolled: bool,
+}
+
+impl Me {
+    /// The person, for the actions their job views carry.
+    pub fn viewer(&self) -> Viewer {
+        Viewer {
+            username: self.username.clone(),
+            is_admin: self.is_admin,
+        }
+    }
 }
 
 /// Ask the executor who holds the session cookie. `need_totp`: refuse a

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::body::{ApiResult, post_json};
 use super::calls::{Action, Caller, answer, job_id, prompt_id, totp};
 use super::jobs::created;
+use super::viewer;
 use crate::request::Meta;
 use crate::state::AppState;
 use crate::views::{self, JobView};
@@ -34,7 +35,8 @@ async fn act(
     let (token, NoFields {}) = post_json(&state, &method, &headers, body)?;
     let id = job_id(&id)?;
     let job = Caller::new(&state, &origin, &token).act(action, id).await?;
-    Ok(Json(views::job(&job)))
+    let viewer = viewer(&state, &headers, &origin).await?;
+    Ok(Json(views::job(&job, &viewer)?))
 }
 
 macro_rules! action_handler {
@@ -83,7 +85,8 @@ pub async fn revert(
     let job = Caller::new(&state, &origin, &token)
         .revert(id, &code)
         .await?;
-    Ok(created(views::job(&job)))
+    let viewer = viewer(&state, &headers, &origin).await?;
+    Ok(created(views::job(&job, &viewer)?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,5 +114,6 @@ pub async fn respond(
     let job = Caller::new(&state, &origin, &token)
         .respond(id, prompt, answer)
         .await?;
-    Ok(Json(views::job(&job)))
+    let viewer = viewer(&state, &headers, &origin).await?;
+    Ok(Json(views::job(&job, &viewer)?))
 }

@@ -16,6 +16,7 @@ use super::body::{ApiResult, post_json, session_token};
 use super::calls::{Caller, MAX_LOG_PAGE, job_id, totp};
 use super::changes;
 use super::filters::{FilterQuery, Filters};
+use super::viewer;
 use crate::error::WebError;
 use crate::request::Meta;
 use crate::state::AppState;
@@ -46,9 +47,11 @@ pub async fn list(
 ) -> ApiResult<Json<JobList>> {
     let token = session_token(&headers)?;
     let filters = Filters::parse(&query(q)?)?;
-    let r = Caller::new(&state, &origin, &token).list(&filters).await?;
+    let caller = Caller::new(&state, &origin, &token);
+    let (r, viewer) = tokio::join!(caller.list(&filters), viewer(&state, &headers, &origin));
+    let r = r?;
     Ok(Json(JobList {
-        jobs: r.jobs.iter().map(views::job).collect(),
+        jobs: views::jobs(&r.jobs, &viewer?)?,
         next_before: (r.next_before_job_id != 0).then_some(r.next_before_job_id),
     }))
 }
@@ -62,8 +65,9 @@ pub async fn get(
 ) -> ApiResult<Json<JobView>> {
     let token = session_token(&headers)?;
     let id = job_id(&id)?;
-    let job = Caller::new(&state, &origin, &token).job(id).await?;
-    Ok(Json(views::job(&job)))
+    let caller = Caller::new(&state, &origin, &token);
+    let (job, viewer) = tokio::join!(caller.job(id), viewer(&state, &headers, &origin));
+    Ok(Json(views::job(&job?, &viewer?)?))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -155,7 +159,8 @@ pub async fn submit(
     let job = Caller::new(&state, &origin, &token)
         .submit(&changes, &code)
         .await?;
-    Ok(created(views::job(&job)))
+    let viewer = viewer(&state, &headers, &origin).await?;
+    Ok(created(views::job(&job, &viewer)?))
 }
 
 /// 201 with `Location: /api/jobs/{id}`.

@@ -25,17 +25,31 @@ use serde::Serialize;
 
 use self::body::{ApiResult, session_token};
 use self::calls::Caller;
+use spiderpig_policy::Role;
+
 use crate::auth::who;
+use crate::error::WebError;
+use crate::executor::Origin;
 use crate::request::Meta;
 use crate::state::AppState;
-use crate::views::{self, QueueView};
+use crate::views::{self, QueueView, Viewer};
 
 /// Who holds the session.
 #[derive(Debug, Serialize)]
 pub struct MeView {
     pub username: String,
-    /// "admin" or "deployer"
-    pub role: &'static str,
+    pub role: Role,
+}
+
+/// Who asks, for the `actions` of the job views in an answer. Called beside
+/// (or after) the request's own executor call, so every refusal before it
+/// still makes no RPC at all.
+pub async fn viewer(
+    state: &AppState,
+    headers: &HeaderMap,
+    origin: &Origin,
+) -> Result<Viewer, WebError> {
+    Ok(who(state, headers, origin, true).await?.viewer())
 }
 
 /// `GET /api/me`
@@ -48,7 +62,11 @@ pub async fn me(
     let me = who(&state, &headers, &origin, true).await?;
     Ok(Json(MeView {
         username: me.username,
-        role: if me.is_admin { "admin" } else { "deployer" },
+        role: if me.is_admin {
+            Role::Admin
+        } else {
+            Role::Deployer
+        },
     }))
 }
 
@@ -59,6 +77,7 @@ pub async fn queue(
     headers: HeaderMap,
 ) -> ApiResult<Json<QueueView>> {
     let token = session_token(&headers)?;
-    let q = Caller::new(&state, &origin, &token).queue().await?;
-    Ok(Json(views::queue(&q)))
+    let caller = Caller::new(&state, &origin, &token);
+    let (q, viewer) = tokio::join!(caller.queue(), viewer(&state, &headers, &origin));
+    Ok(Json(views::queue(&q?, &viewer?)?))
 }
