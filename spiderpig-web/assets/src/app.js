@@ -60,12 +60,16 @@
 
   const own = (obj, key) => Object.prototype.hasOwnProperty.call(obj, key);
 
-  /** `script#vocab` parsed, or what the tests put on SpiderPig.vocab; a
-   * missing or broken block leaves every word "Unknown" and no action. */
+  /** `script#vocab` parsed; a missing or broken block leaves every word
+   * "Unknown" and no action. Only under node (the tests: no document) is
+   * SpiderPig.vocab read instead, so a page can never be handed another. */
   function readVocab() {
-    const given = globalThis.SpiderPig && globalThis.SpiderPig.vocab;
-    if (given && typeof given === 'object') return given;
-    const node = typeof document === 'undefined' ? null : document.getElementById('vocab');
+    if (typeof document === 'undefined') {
+      const given = globalThis.SpiderPig && globalThis.SpiderPig.vocab;
+      return given && typeof given === 'object' ? given : {};
+    }
+    // The page head's own element (first in the document), nothing else.
+    const node = document.querySelector('head > script#vocab[type="application/json"]');
     try {
       const v = node ? JSON.parse(node.textContent || '{}') : {};
       return v && typeof v === 'object' ? v : {};
