@@ -71,12 +71,12 @@ pub enum PolicyError {
     SystemOnly { event: JobEvent },
     /// Two jobs hold the deployment lock at once: the store is inconsistent.
     TwoLockHolders(JobId, JobId),
-    /// A job state name that does not exist.
-    UnknownJobState,
-    /// A role name that does not exist.
-    UnknownRole,
-    /// A stage name that does not exist.
-    UnknownStage,
+    /// A word that is not one of a closed list (job states, stages, kinds,
+    /// roles, actions). `what` names the list; `allowed` holds its words.
+    UnknownWord {
+        what: &'static str,
+        allowed: &'static [&'static str],
+    },
 
     // --- answers to prompts, admin reasons ---
     /// An answer that is not one of the keys the pending prompt offered.
@@ -126,6 +126,9 @@ impl fmt::Display for PolicyError {
                 f,
                 "jobs {a} and {b} both hold the deployment lock: the job store is inconsistent"
             ),
+            UnknownWord { what, allowed } => {
+                write!(f, "unknown {what}: expected one of {}", allowed.join(", "))
+            }
             InputLineTooLong { max, got } => write!(
                 f,
                 "the answer is too long: at most {max} characters, got {got}"
@@ -171,9 +174,6 @@ impl PolicyError {
             NotYourJob => {
                 "this job belongs to someone else: only its owner or an admin may do that"
             }
-            UnknownJobState => "unknown job state",
-            UnknownRole => "unknown role: the roles are deployer and admin",
-            UnknownStage => "unknown deployment stage",
             NotAnOfferedChoice => "that answer is not one of the choices this prompt offers",
             InputLineNotPrintable => {
                 "the answer must be one line of printable characters (no line breaks, tabs, control or bidi characters)"
@@ -237,9 +237,10 @@ mod tests {
                 event: JobEvent::Promote,
             },
             TwoLockHolders(id(1), id(2)),
-            UnknownJobState,
-            UnknownRole,
-            UnknownStage,
+            UnknownWord {
+                what: "job state",
+                allowed: &JobState::NAMES,
+            },
             NotAnOfferedChoice,
             InputLineTooLong { max: 200, got: 201 },
             InputLineNotPrintable,

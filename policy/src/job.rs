@@ -10,42 +10,17 @@
 //! The lock is held from `awaiting_ready` until the job ends; an `interrupted` job
 //! keeps it until a person finishes or releases it.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-
 use crate::error::PolicyError;
 use crate::job_id::JobId;
 
+mod actions;
 mod names;
 
-/// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    Queued,
-    AwaitingReady,
-    Running,
-    AwaitingInput,
-    AwaitingFinish,
-    Done,
-    Cancelled,
-    Expired,
-    FailedToStart,
-    Interrupted,
-}
-
-/// A person's role, from the identity provider's groups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Deployer,
-    Admin,
-}
+pub use actions::{Action, actions_for, may, may_revert};
+pub use names::{JobEvent, JobKind, JobState, LogKind, Role};
 
 /// Who is acting, relative to the job. An admin who owns the job acts as `Owner`
-/// (the caller decides).
+/// ([`Actor::relative`] decides).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Actor {
     Owner,
@@ -55,76 +30,26 @@ pub enum Actor {
     System,
 }
 
-/// Something that happens to a job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobEvent {
-    /// System: `queued → awaiting_ready` (the caller has checked that the lock is
-    /// free and no freeze is in force).
-    Promote,
-    /// Owner: `awaiting_ready → running` (the caller then starts scap).
-    Ready,
-    /// System: `awaiting_ready → expired`.
-    ReadyTimedOut,
-    /// Owner or admin: `queued | awaiting_ready → cancelled`.
-    Cancel,
-    /// Admin (`ctl queue remove`): `queued → cancelled`.
-    Remove,
-    /// System: `running → failed_to_start`.
-    StartFailed,
-    /// System: `running → awaiting_input`.
-    PromptOpened,
-    /// Owner or admin: `awaiting_input → running`.
-    PromptAnswered,
-    /// System: `running | awaiting_input → awaiting_finish`, whatever the exit code.
-    ScapExited,
-    /// System: `running | awaiting_input → awaiting_finish`, after killing scap at
-    /// the job time-out.
-    TimedOut,
-    /// Owner or admin: `awaiting_finish | interrupted → done`.
-    Finish,
-    /// System, at start-up, for every job that has not ended:
-    /// `running | awaiting_input → interrupted` (nobody knows what production looks
-    /// like); every other non-final state stays as it is (an `awaiting_ready` job is
-    /// asked again and its ready time-out restarts).
-    ExecutorRestarted,
-    /// Admin (`ctl release`): forces the lock free. `awaiting_finish | interrupted →
-    /// done`; `awaiting_ready → cancelled` (the job never ran). Refused while scap may
-    /// be running (`running`, `awaiting_input`): interrupt it first.
-    Release,
-    /// Owner or admin: `running | awaiting_input` stay as they are; the runner sends
-    /// SIGINT and the state changes when scap exits.
-    Interrupt,
-}
-
 impl JobState {
-    /// Every state, in the order of a job's life.
-    pub const ALL: [JobState; 10] = [
-        JobState::Queued,
-        JobState::AwaitingReady,
-        JobState::Running,
-        JobState::AwaitingInput,
-        JobState::AwaitingFinish,
-        JobState::Done,
-        JobState::Cancelled,
-        JobState::Expired,
-        JobState::FailedToStart,
-        JobState::Interrupted,
-    ];
-
-    /// Whether a job in this state holds the deployment lock.
+    /// Whether a job in this state holds the deployment lock (an `interrupted`
+    /// job does: a person must look at production and finish it first).
     pub fn holds_lock(self) -> bool {
         use JobState::*;
-        matches!(
-            self,
-            AwaitingReady | Running | AwaitingInput | AwaitingFinish | Interrupted
-        )
+        match self {
+            AwaitingReady | Running | AwaitingInput | AwaitingFinish | Interrupted => true,
+            Queued | Done | Cancelled | Expired | FailedToStart => false,
+        }
     }
 
     /// Whether the job has ended; no event applies any more.
     pub fn is_final(self) -> bool {
         use JobState::*;
-        matches!(self, Done | Cancelled | Expired | FailedToStart)
+        match self {
+            Done | Cancelled | Expired | FailedToStart => true,
+            Queued | AwaitingReady | Running | AwaitingInput | AwaitingFinish | Interrupted => {
+                false
+            }
+        }
     }
 
     /// Whether the job waits in the queue.
@@ -133,29 +58,21 @@ impl JobState {
     }
 }
 
-impl JobEvent {
-    /// Every event.
-    pub const ALL: [JobEvent; 14] = [
-        JobEvent::Promote,
-        JobEvent::Ready,
-        JobEvent::ReadyTimedOut,
-        JobEvent::Cancel,
-        JobEvent::Remove,
-        JobEvent::StartFailed,
-        JobEvent::PromptOpened,
-        JobEvent::PromptAnswered,
-        JobEvent::ScapExited,
-        JobEvent::TimedOut,
-        JobEvent::Finish,
-        JobEvent::ExecutorRestarted,
-        JobEvent::Release,
-        JobEvent::Interrupt,
-    ];
-}
-
 impl Actor {
     /// Every actor.
     pub const ALL: [Actor; 4] = [Actor::Owner, Actor::Admin, Actor::OtherUser, Actor::System];
+
+    /// How the person `username` (an admin or not) stands to a job of `owner`:
+    /// the owner acts as `Owner` even when they are an admin too.
+    pub fn relative(username: &str, is_admin: bool, owner: &str) -> Actor {
+        if username == owner {
+            Actor::Owner
+        } else if is_admin {
+            Actor::Admin
+        } else {
+            Actor::OtherUser
+        }
+    }
 }
 
 /// Who may cause an event.
@@ -234,46 +151,6 @@ pub fn check_single_lock_holder<I: IntoIterator<Item = (JobId, JobState)>>(
         }
     }
     Ok(holder)
-}
-
-impl fmt::Display for JobState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for JobEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for JobState {
-    type Err = PolicyError;
-
-    fn from_str(s: &str) -> Result<Self, PolicyError> {
-        Self::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or(PolicyError::UnknownJobState)
-    }
-}
-
-impl FromStr for Role {
-    type Err = PolicyError;
-
-    fn from_str(s: &str) -> Result<Self, PolicyError> {
-        [Role::Deployer, Role::Admin]
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or(PolicyError::UnknownRole)
-    }
 }
 
 #[cfg(test)]

@@ -18,9 +18,14 @@
 //! - [`machine`]: scap's machine-mode protocol: splitting output into bounded lines
 //!   and decoding them into [`ScapMessage`]s.
 //! - [`redact`]: decides which log lines users may see.
-//! - [`job`]: the job state machine and the single-lock-holder invariant.
+//! - [`job`]: the job vocabulary (states, events, kinds, log-record kinds,
+//!   roles, actions, and the words people read), the state machine, the
+//!   single-lock-holder invariant, and [`may`]/[`actions_for`]: which action a
+//!   person may take now.
 //! - [`answer`]: checks answers to scap's prompts and admin reasons.
-//! - [`stage`]: derives the deployment stage shown in the UI from scap's output.
+//! - [`stage`]: the deployment stages and their words, derived from scap's output.
+//! - `vocab`: the `vocabulary!` macro that writes each closed list of words
+//!   once (private).
 //! - `text`: character classes and the escaping used in error messages (private).
 //! - [`constant_time`]: a constant-time byte comparison (for both processes).
 //! - [`config_key`]: which configuration key a TOML error is about.
@@ -41,6 +46,7 @@ pub mod stage;
 mod text;
 pub mod totp_code;
 pub mod username;
+mod vocab;
 
 pub use answer::{InputLine, Reason, validate_choice, validate_input_line, validate_reason};
 pub use change::{
@@ -48,7 +54,10 @@ pub use change::{
 };
 pub use command::{Invocation, IoKey, ScapCommand, ScapEnvironment, ScapPath};
 pub use error::PolicyError;
-pub use job::{Actor, JobEvent, JobState, Role, check_single_lock_holder, transition};
+pub use job::{
+    Action, Actor, JobEvent, JobKind, JobState, LogKind, Role, actions_for,
+    check_single_lock_holder, may, may_revert, transition,
+};
 pub use job_id::JobId;
 pub use machine::{Choice, LineAssembler, Progress, RawLine, ScapMessage, decode_line};
 pub use redact::{

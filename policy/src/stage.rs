@@ -2,71 +2,51 @@
 //! input is untrusted (a change's output could print a marker), so a stage only
 //! ever moves forward and is used for display, never for a decision.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-
-use crate::error::PolicyError;
 use crate::machine::ScapMessage;
 use crate::redact::strip_terminal_controls;
+use crate::vocab::vocabulary;
 
-/// Where a deployment is, in order.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    #[default]
-    Queued,
-    Merge,
-    Prepare,
-    TestServers,
-    Canaries,
-    Production,
-    Complete,
+vocabulary! {
+    /// Where a deployment is, in order.
+    #[derive(Default, PartialOrd, Ord)]
+    pub enum Stage as "deployment stage" {
+        #[default]
+        Queued = "queued",
+        Merge = "merge",
+        Prepare = "prepare",
+        TestServers = "test_servers",
+        Canaries = "canaries",
+        Production = "production",
+        Complete = "complete",
+    }
 }
 
 impl Stage {
-    /// Every stage, in order.
-    pub const ALL: [Stage; 7] = [
-        Stage::Queued,
-        Stage::Merge,
-        Stage::Prepare,
-        Stage::TestServers,
-        Stage::Canaries,
-        Stage::Production,
-        Stage::Complete,
-    ];
-
-    /// The snake_case name.
-    pub fn as_str(self) -> &'static str {
+    /// The stage in words on the pages.
+    pub fn words(self) -> &'static str {
         match self {
-            Stage::Queued => "queued",
-            Stage::Merge => "merge",
-            Stage::Prepare => "prepare",
-            Stage::TestServers => "test_servers",
-            Stage::Canaries => "canaries",
-            Stage::Production => "production",
-            Stage::Complete => "complete",
+            Stage::Queued => "Not started",
+            Stage::Merge => "Merge",
+            Stage::Prepare => "Prepare",
+            Stage::TestServers => "Test servers",
+            Stage::Canaries => "Canaries",
+            Stage::Production => "Production",
+            Stage::Complete => "Complete",
         }
     }
-}
 
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Stage {
-    type Err = PolicyError;
-
-    fn from_str(s: &str) -> Result<Self, PolicyError> {
-        Self::ALL
-            .into_iter()
-            .find(|stage| stage.as_str() == s)
-            .ok_or(PolicyError::UnknownStage)
+    /// Whether the job page's stage strip shows this stage: every stage a
+    /// deployment passes through (`queued` is before the first).
+    pub fn in_strip(self) -> bool {
+        match self {
+            Stage::Queued => false,
+            Stage::Merge
+            | Stage::Prepare
+            | Stage::TestServers
+            | Stage::Canaries
+            | Stage::Production
+            | Stage::Complete => true,
+        }
     }
 }
 

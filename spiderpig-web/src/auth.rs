@@ -8,6 +8,7 @@ use crate::cookies;
 use crate::error::WebError;
 use crate::executor::{Origin, session};
 use crate::state::AppState;
+use crate::views::Viewer;
 
 /// The signed-in person, as the executor says.
 #[derive(Clone, Debug)]
@@ -19,6 +20,16 @@ pub struct Me {
     pub totp_enrolled: bool,
 }
 
+impl Me {
+    /// The person, for the actions their job views carry.
+    pub fn viewer(&self) -> Viewer {
+        Viewer {
+            username: self.username.clone(),
+            is_admin: self.is_admin,
+        }
+    }
+}
+
 /// Ask the executor who holds the session cookie. `need_totp`: refuse a
 /// session that has not passed TOTP.
 pub async fn who(
@@ -28,6 +39,16 @@ pub async fn who(
     need_totp: bool,
 ) -> Result<Me, WebError> {
     let token = cookies::get(headers, cookies::SESSION).ok_or(WebError::Unauthenticated)?;
+    who_holds(state, token, origin, need_totp).await
+}
+
+/// Ask the executor who holds `token`.
+pub async fn who_holds(
+    state: &AppState,
+    token: String,
+    origin: &Origin,
+    need_totp: bool,
+) -> Result<Me, WebError> {
     let r = state
         .executor
         .client()

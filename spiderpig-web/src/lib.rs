@@ -20,12 +20,15 @@
 //! - [`auth`]: asking the executor who holds a session.
 //! - [`executor`]: the gRPC client for the executor's `Deployer` service.
 //! - [`gerrit`]: Gerrit's REST API (change details before submitting).
-//! - [`views`]: JSON shapes of the API and the WebSocket.
+//! - [`views`]: JSON shapes of the API and the WebSocket, in the policy's
+//!   vocabulary; each job view carries the actions its [`views::Viewer`] may
+//!   take now.
 //! - [`api`]: the JSON API under `/api/` (docs/API.md).
 //! - [`links`]: untrusted text as escaped markup with Phabricator and Gerrit links.
 //! - [`monitor`]: the monitoring panels: one Prometheus poller for all viewers,
 //!   the spike rule, the `metrics` frame.
-//! - [`pages`]: server-rendered pages.
+//! - [`pages`]: server-rendered pages, and `script#vocab`, the page script's
+//!   words as data ([`pages::vocab`]).
 //! - [`ws`]: the WebSocket `/ws` (live queue, job, prompt, freeze and log
 //!   events; one shared log feed per watched job).
 //! - [`assets`]: embedded static files.

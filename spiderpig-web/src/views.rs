@@ -4,7 +4,25 @@
 //! as text.
 
 use serde::Serialize;
-use spiderpig_proto::v1 as pb;
+use spiderpig_policy::{Action, Actor, JobKind, JobState, LogKind, Stage, actions_for};
+use spiderpig_proto::{v1 as pb, vocab};
+
+use crate::error::WebError;
+
+/// Who looks: the `actions` of a [`JobView`] are theirs, so the browser
+/// offers buttons without knowing any rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    pub username: String,
+    pub is_admin: bool,
+}
+
+impl Viewer {
+    /// How the viewer stands to a job of `owner`.
+    pub fn actor(&self, owner: &str) -> Actor {
+        Actor::relative(&self.username, self.is_admin, owner)
+    }
+}
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ChoiceView {
@@ -37,7 +55,7 @@ pub struct ProgressView {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct StageMarkView {
-    pub stage: &'static str,
+    pub stage: Stage,
     pub at_ms: i64,
 }
 
@@ -45,14 +63,10 @@ pub struct StageMarkView {
 pub struct JobView {
     pub id: u64,
     pub owner: String,
-    /// "backport" or "revert"
-    pub kind: &'static str,
+    pub kind: JobKind,
     pub changes: Vec<u64>,
-    /// queued, awaiting_ready, running, awaiting_input, awaiting_finish, done,
-    /// cancelled, expired, failed_to_start, interrupted
-    pub state: &'static str,
-    /// queued, merge, prepare, test_servers, canaries, production, complete
-    pub stage: &'static str,
+    pub state: JobState,
+    pub stage: Stage,
     /// 1-based place in the queue, or null.
     pub queue_position: Option<u32>,
     pub created_at_ms: i64,
@@ -68,6 +82,8 @@ pub struct JobView {
     pub last_seq: u64,
     pub ready_deadline_ms: Option<i64>,
     pub finished_by: String,
+    /// What the viewer may do now (`policy::actions_for`), in policy order.
+    pub actions: Vec<Action>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -90,8 +106,7 @@ pub struct QueueView {
 pub struct LogRecordView {
     pub seq: u64,
     pub at_ms: i64,
-    /// line, redacted, status, prompt, answer, system
-    pub kind: &'static str,
+    pub kind: LogKind,
     pub text: String,
 }
 
@@ -99,52 +114,32 @@ fn some_if(v: i64) -> Option<i64> {
     (v != 0).then_some(v)
 }
 
-pub fn state_name(v: i32) -> &'static str {
-    match pb::JobState::try_from(v).unwrap_or(pb::JobState::Unspecified) {
-        pb::JobState::Queued => "queued",
-        pb::JobState::AwaitingReady => "awaiting_ready",
-        pb::JobState::Running => "running",
-        pb::JobState::AwaitingInput => "awaiting_input",
-        pb::JobState::AwaitingFinish => "awaiting_finish",
-        pb::JobState::Done => "done",
-        pb::JobState::Cancelled => "cancelled",
-        pb::JobState::Expired => "expired",
-        pb::JobState::FailedToStart => "failed_to_start",
-        pb::JobState::Interrupted => "interrupted",
-        pb::JobState::Unspecified => "unknown",
-    }
+/// A value the executor sent that this build does not know: the two
+/// processes are out of step, which is an internal fault, never shown as a
+/// guess.
+fn unknown(what: &str, job: u64, v: i32) -> WebError {
+    WebError::Internal(format!(
+        "the executor sent job {job} with an unknown {what} {v}"
+    ))
 }
 
-/// The proto enum for a state name (history filters).
-pub fn state_from_name(name: &str) -> Option<pb::JobState> {
-    pb::JobState::from_str_name(&format!("JOB_STATE_{}", name.to_ascii_uppercase()))
-        .filter(|s| *s != pb::JobState::Unspecified)
+/// A log record's kind; one this build does not know is still a line to
+/// show.
+pub fn log_kind(v: i32) -> LogKind {
+    vocab::log_kind(v).unwrap_or(LogKind::Line)
 }
 
-pub fn stage_name(v: i32) -> &'static str {
-    match pb::Stage::try_from(v).unwrap_or(pb::Stage::Unspecified) {
-        pb::Stage::Queued => "queued",
-        pb::Stage::Merge => "merge",
-        pb::Stage::Prepare => "prepare",
-        pb::Stage::TestServers => "test_servers",
-        pb::Stage::Canaries => "canaries",
-        pb::Stage::Production => "production",
-        pb::Stage::Complete => "complete",
-        pb::Stage::Unspecified => "unknown",
-    }
-}
-
-pub fn log_kind_name(v: i32) -> &'static str {
-    use pb::log_record::Kind;
-    match Kind::try_from(v).unwrap_or(Kind::Unspecified) {
-        Kind::Line => "line",
-        Kind::Redacted => "redacted",
-        Kind::Status => "status",
-        Kind::Prompt => "prompt",
-        Kind::Answer => "answer",
-        Kind::System => "system",
-        Kind::Unspecified => "line",
-    }
+/// The stage marks this build knows, in the executor's order.
+pub fn stage_marks(marks: &[pb::StageMark]) -> Vec<StageMarkView> {
+    marks
+        .iter()
+        .filter_map(|m| {
+            vocab::stage(m.stage).map(|stage| StageMarkView {
+                stage,
+                at_ms: m.at_ms,
+            })
+        })
+        .collect()
 }
 
 pub fn prompt(p: &pb::Prompt) -> PromptView {
@@ -170,18 +165,18 @@ pub fn prompt(p: &pb::Prompt) -> PromptView {
     }
 }
 
-pub fn job(j: &pb::Job) -> JobView {
-    JobView {
+/// A job as `viewer` sees it.
+pub fn job(j: &pb::Job, viewer: &Viewer) -> Result<JobView, WebError> {
+    let state = vocab::job_state(j.state).ok_or_else(|| unknown("state", j.id, j.state))?;
+    let kind = vocab::job_kind(j.kind).ok_or_else(|| unknown("kind", j.id, j.kind))?;
+    let stage = vocab::stage(j.stage).ok_or_else(|| unknown("stage", j.id, j.stage))?;
+    Ok(JobView {
         id: j.id,
         owner: j.owner.clone(),
-        kind: if j.kind == pb::JobKind::Revert as i32 {
-            "revert"
-        } else {
-            "backport"
-        },
+        kind,
         changes: j.changes.clone(),
-        state: state_name(j.state),
-        stage: stage_name(j.stage),
+        state,
+        stage,
         queue_position: (j.queue_position != 0).then_some(j.queue_position),
         created_at_ms: j.created_at_ms,
         started_at_ms: some_if(j.started_at_ms),
@@ -200,18 +195,17 @@ pub fn job(j: &pb::Job) -> JobView {
         }),
         status_line: j.status_line.clone(),
         reverts_job: (j.reverts_job != 0).then_some(j.reverts_job),
-        stage_marks: j
-            .stage_marks
-            .iter()
-            .map(|m| StageMarkView {
-                stage: stage_name(m.stage),
-                at_ms: m.at_ms,
-            })
-            .collect(),
+        stage_marks: stage_marks(&j.stage_marks),
         last_seq: j.last_seq,
         ready_deadline_ms: some_if(j.ready_deadline_ms),
         finished_by: j.finished_by.clone(),
-    }
+        actions: actions_for(state, kind, viewer.actor(&j.owner)),
+    })
+}
+
+/// Jobs as `viewer` sees them.
+pub fn jobs(js: &[pb::Job], viewer: &Viewer) -> Result<Vec<JobView>, WebError> {
+    js.iter().map(|j| job(j, viewer)).collect()
 }
 
 pub fn freeze(f: Option<&pb::Freeze>) -> FreezeView {
@@ -233,19 +227,19 @@ pub fn freeze(f: Option<&pb::Freeze>) -> FreezeView {
     }
 }
 
-pub fn queue(q: &pb::QueueResponse) -> QueueView {
-    QueueView {
-        active: q.active.as_ref().map(job),
-        queued: q.queued.iter().map(job).collect(),
+pub fn queue(q: &pb::QueueResponse, viewer: &Viewer) -> Result<QueueView, WebError> {
+    Ok(QueueView {
+        active: q.active.as_ref().map(|j| job(j, viewer)).transpose()?,
+        queued: jobs(&q.queued, viewer)?,
         freeze: freeze(q.freeze.as_ref()),
-    }
+    })
 }
 
 pub fn log_record(r: &pb::LogRecord) -> LogRecordView {
     LogRecordView {
         seq: r.seq,
         at_ms: r.at_ms,
-        kind: log_kind_name(r.kind),
+        kind: log_kind(r.kind),
         text: r.text.clone(),
     }
 }
@@ -254,24 +248,51 @@ pub fn log_record(r: &pb::LogRecord) -> LogRecordView {
 mod tests {
     use super::*;
 
-    #[test]
-    fn state_names_round_trip() {
-        for name in [
-            "queued",
-            "awaiting_ready",
-            "running",
-            "awaiting_input",
-            "awaiting_finish",
-            "done",
-            "cancelled",
-            "expired",
-            "failed_to_start",
-            "interrupted",
-        ] {
-            let s = state_from_name(name).expect(name);
-            assert_eq!(state_name(s as i32), name);
+    fn viewer(name: &str, is_admin: bool) -> Viewer {
+        Viewer {
+            username: name.into(),
+            is_admin,
         }
-        assert!(state_from_name("unspecified").is_none());
-        assert!(state_from_name("bogus").is_none());
+    }
+
+    #[test]
+    fn a_job_carries_the_actions_of_its_viewer() {
+        let j = pb::Job {
+            id: 3,
+            owner: "ann".into(),
+            kind: pb::JobKind::Backport as i32,
+            state: pb::JobState::AwaitingReady as i32,
+            stage: pb::Stage::Queued as i32,
+            ..Default::default()
+        };
+        let seen = |v: &Viewer| job(&j, v).unwrap().actions;
+        assert_eq!(seen(&viewer("ann", false)), [Action::Ready, Action::Cancel]);
+        assert_eq!(seen(&viewer("root", true)), [Action::Cancel]);
+        assert_eq!(seen(&viewer("bob", false)), []);
+        let json = serde_json::to_value(job(&j, &viewer("ann", false)).unwrap()).unwrap();
+        assert_eq!(json["state"], "awaiting_ready");
+        assert_eq!(json["kind"], "backport");
+        assert_eq!(json["stage"], "queued");
+        assert_eq!(json["actions"], serde_json::json!(["ready", "cancel"]));
+    }
+
+    #[test]
+    fn values_this_build_does_not_know_are_an_internal_fault() {
+        let j = pb::Job {
+            id: 3,
+            kind: pb::JobKind::Backport as i32,
+            state: 99,
+            stage: pb::Stage::Queued as i32,
+            ..Default::default()
+        };
+        assert!(matches!(
+            job(&j, &viewer("ann", false)),
+            Err(WebError::Internal(m)) if m.contains("unknown state 99")
+        ));
+        let r = log_record(&pb::LogRecord {
+            kind: 42,
+            ..Default::default()
+        });
+        assert_eq!(r.kind, LogKind::Line);
     }
 }

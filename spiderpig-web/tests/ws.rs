@@ -388,7 +388,9 @@ async fn ws_forwards_global_events_and_reports_a_refused_watch() {
     let job = pb::Job {
         id: 12,
         owner: "ann".into(),
+        kind: pb::JobKind::Backport as i32,
         state: pb::JobState::Running as i32,
+        stage: pb::Stage::Merge as i32,
         ..Default::default()
     };
     h.fake.publish(Kind::Job(pb::JobChanged { job: Some(job) }));

@@ -65,10 +65,16 @@ async fn two_deployers_queue_deploy_and_hand_over_through_the_web() -> anyhow::R
         "unescaped subject"
     );
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    // The page's own script and its vocabulary (a JSON data block, not run).
     assert_eq!(
         html.matches("<script").count(),
-        1,
+        2,
         "only the page's own script"
+    );
+    assert_eq!(
+        html.matches(r#"<script type="application/json" id="vocab">"#)
+            .count(),
+        1
     );
 
     // Submit with a fresh code: the lock is free, so deployer1 is asked at once.

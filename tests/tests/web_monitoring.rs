@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
+use spiderpig_policy::Stage;
 use spiderpig_tests::prometheus::Prometheus;
 use spiderpig_web::monitor::config::{Monitoring, Panel, SpikeRule};
 use spiderpig_web::monitor::{ActiveJob, Monitor};
@@ -68,13 +69,17 @@ fn monitor(url: &str, panels: Vec<Panel>) -> Monitor {
         id: 42,
         owner: "ann".into(),
         started_at_ms: Some(START * 1000),
-        stage_marks: [("test_servers", 2), ("canaries", 5), ("production", 12)]
-            .into_iter()
-            .map(|(stage, m)| StageMarkView {
-                stage,
-                at_ms: (START + m * MIN) * 1000,
-            })
-            .collect(),
+        stage_marks: [
+            (Stage::TestServers, 2),
+            (Stage::Canaries, 5),
+            (Stage::Production, 12),
+        ]
+        .into_iter()
+        .map(|(stage, m)| StageMarkView {
+            stage,
+            at_ms: (START + m * MIN) * 1000,
+        })
+        .collect(),
     }));
     m
 }

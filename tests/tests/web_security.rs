@@ -372,7 +372,13 @@ async fn scap_output_reaches_pages_only_as_text() -> anyhow::Result<()> {
         assert!(!page.contains(text), "raw scap output in the page: {text}");
         assert!(page.contains(&escaped(text)), "scap output missing: {text}");
     }
-    assert_eq!(page.matches("<script").count(), 1, "only the page's script");
+    // The page's script and its vocabulary (a JSON data block, not run).
+    assert_eq!(page.matches("<script").count(), 2, "only the page's script");
+    assert_eq!(
+        page.matches(r#"<script type="application/json" id="vocab">"#)
+            .count(),
+        1
+    );
     assert!(!page.contains('\u{1b}'), "terminal controls in the page");
     let txt = b.get(&format!("/jobs/{id}/log.txt")).await?.text().await?;
     assert!(!txt.contains('\u{1b}'), "terminal controls in log.txt");

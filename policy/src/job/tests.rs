@@ -182,16 +182,128 @@ fn names_round_trip() {
         );
     }
     assert_eq!(
-        "Running".parse::<JobState>(),
-        Err(PolicyError::UnknownJobState)
+        "Running".parse::<JobState>().unwrap_err().to_string(),
+        "unknown job state: expected one of queued, awaiting_ready, running, awaiting_input, \
+         awaiting_finish, done, cancelled, expired, failed_to_start, interrupted"
     );
     assert_eq!("admin".parse::<Role>(), Ok(Role::Admin));
     assert_eq!("deployer".parse::<Role>(), Ok(Role::Deployer));
-    assert_eq!("root".parse::<Role>(), Err(PolicyError::UnknownRole));
+    assert_eq!(
+        "root".parse::<Role>().unwrap_err().to_string(),
+        "unknown role: expected one of deployer, admin"
+    );
+    assert_eq!("revert".parse::<JobKind>(), Ok(JobKind::Revert));
+    assert_eq!("redacted".parse::<LogKind>(), Ok(LogKind::Redacted));
+    assert_eq!("finish".parse::<Action>(), Ok(Action::Finish));
+    for bad in [
+        "",
+        " queued",
+        "queued ",
+        "QUEUED",
+        "unspecified",
+        "queued,done",
+    ] {
+        assert!(bad.parse::<JobState>().is_err(), "{bad:?}");
+    }
     assert_eq!(
         serde_json::to_string(&JobEvent::PromptAnswered).unwrap(),
         "\"prompt_answered\""
     );
+}
+
+/// The words people read, for every value: a new state, stage or kind
+/// without words (or with a word another already uses) fails here.
+#[test]
+fn every_word_is_written_once_and_has_words_for_people() {
+    fn distinct<T: Copy + std::fmt::Debug>(all: &[T], f: impl Fn(T) -> &'static str) {
+        let mut seen = std::collections::HashSet::new();
+        for v in all {
+            let w = f(*v);
+            assert!(!w.trim().is_empty(), "{v:?} has no words");
+            assert!(seen.insert(w), "{v:?} repeats {w:?}");
+        }
+    }
+    distinct(&JobState::ALL, JobState::as_str);
+    distinct(&JobState::ALL, JobState::words);
+    distinct(&JobState::ALL, JobState::describe);
+    distinct(&crate::Stage::ALL, crate::Stage::as_str);
+    distinct(&crate::Stage::ALL, crate::Stage::words);
+    distinct(&JobEvent::ALL, JobEvent::as_str);
+    distinct(&JobEvent::ALL, JobEvent::describe);
+    distinct(&JobKind::ALL, JobKind::as_str);
+    distinct(&LogKind::ALL, LogKind::as_str);
+    distinct(&Role::ALL, Role::as_str);
+    distinct(&Action::ALL, Action::as_str);
+    assert_eq!(JobState::NAMES.len(), JobState::ALL.len());
+    for (v, name) in JobState::ALL.into_iter().zip(JobState::NAMES) {
+        assert_eq!(v.as_str(), name);
+        assert_eq!(v.to_string(), name);
+    }
+}
+
+#[test]
+fn may_is_transition_without_the_reason() {
+    for state in JobState::ALL {
+        for event in JobEvent::ALL {
+            for actor in Actor::ALL {
+                assert_eq!(
+                    may(state, event, actor),
+                    transition(state, event, actor).is_ok()
+                );
+            }
+        }
+    }
+}
+
+/// What the pages offer, written out: the rule the web used to restate.
+#[test]
+fn the_actions_a_viewer_is_offered() {
+    use Action as A;
+    use JobState::*;
+    let b = JobKind::Backport;
+    let cases: [(JobState, JobKind, Actor, &[Action]); 14] = [
+        (Queued, b, Actor::Owner, &[A::Cancel]),
+        (Queued, b, Actor::Admin, &[A::Cancel]),
+        (Queued, b, Actor::OtherUser, &[]),
+        (AwaitingReady, b, Actor::Owner, &[A::Ready, A::Cancel]),
+        (AwaitingReady, b, Actor::Admin, &[A::Cancel]),
+        (Running, b, Actor::Owner, &[A::Interrupt]),
+        (AwaitingInput, b, Actor::Admin, &[A::Interrupt]),
+        (AwaitingFinish, b, Actor::Owner, &[A::Finish]),
+        (Interrupted, b, Actor::Admin, &[A::Finish]),
+        (Interrupted, b, Actor::OtherUser, &[]),
+        (Done, b, Actor::OtherUser, &[A::Revert]),
+        (Done, b, Actor::Owner, &[A::Revert]),
+        (Done, JobKind::Revert, Actor::Owner, &[]),
+        (Cancelled, b, Actor::Owner, &[]),
+    ];
+    for (state, kind, actor, want) in cases {
+        assert_eq!(
+            actions_for(state, kind, actor),
+            want,
+            "{state} {kind} {actor:?}"
+        );
+    }
+    assert!(!A::Ready.ever_allowed(b, Actor::Admin));
+    assert!(A::Ready.ever_allowed(b, Actor::Owner));
+    assert!(A::Finish.ever_allowed(b, Actor::Admin));
+    assert!(!A::Cancel.ever_allowed(b, Actor::OtherUser));
+    assert!(A::Revert.ever_allowed(b, Actor::OtherUser));
+    assert!(!A::Revert.ever_allowed(JobKind::Revert, Actor::Owner));
+    assert_eq!(Actor::relative("ann", true, "ann"), Actor::Owner);
+    assert_eq!(Actor::relative("bob", true, "ann"), Actor::Admin);
+    assert_eq!(Actor::relative("bob", false, "ann"), Actor::OtherUser);
+}
+
+#[test]
+fn jobs_wait_for_a_person_and_end_badly_where_the_pages_say() {
+    use JobState::*;
+    for s in JobState::ALL {
+        let waits = [AwaitingReady, AwaitingInput, AwaitingFinish, Interrupted].contains(&s);
+        assert_eq!(s.waits_for_person(), waits, "{s}");
+        let bad = [Cancelled, Expired, FailedToStart, Interrupted].contains(&s);
+        assert_eq!(s.ended_badly(), bad, "{s}");
+    }
 }
 
 #[test]

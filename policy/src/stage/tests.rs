@@ -114,5 +114,13 @@ fn stage_names_round_trip() {
             format!("\"{}\"", stage.as_str())
         );
     }
-    assert_eq!("nope".parse::<Stage>(), Err(PolicyError::UnknownStage));
+    assert!(matches!(
+        "nope".parse::<Stage>(),
+        Err(crate::PolicyError::UnknownWord {
+            what: "deployment stage",
+            ..
+        })
+    ));
+    let strip: Vec<Stage> = Stage::ALL.into_iter().filter(|s| s.in_strip()).collect();
+    assert_eq!(strip, &Stage::ALL[1..]);
 }

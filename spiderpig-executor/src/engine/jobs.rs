@@ -42,7 +42,7 @@ impl Engine {
     /// Queue `scap backport --revert` of a finished backport's changes.
     pub fn revert(&self, caller: &Caller, job_id: u64, totp: &str, ctx: &Ctx) -> Result<u64> {
         let source = self.store.read(|tx| tx.job_or_404(job_id))?;
-        if source.state != JobState::Done || source.kind != JobKind::Backport {
+        if !spiderpig_policy::may_revert(source.state, source.kind) {
             return Err(ExecutorError::WrongState(
                 "only a finished backport can be reverted".into(),
             ));

@@ -10,55 +10,29 @@ use crate::store::{
     SessionRecord,
 };
 
+// The wire numbers of the vocabulary live in `spiderpig_proto::vocab`, once
+// for both processes.
+
 pub fn role(r: Role) -> pb::Role {
-    match r {
-        Role::Deployer => pb::Role::Deployer,
-        Role::Admin => pb::Role::Admin,
-    }
+    r.into()
 }
 
 pub fn state(s: JobState) -> pb::JobState {
-    match s {
-        JobState::Queued => pb::JobState::Queued,
-        JobState::AwaitingReady => pb::JobState::AwaitingReady,
-        JobState::Running => pb::JobState::Running,
-        JobState::AwaitingInput => pb::JobState::AwaitingInput,
-        JobState::AwaitingFinish => pb::JobState::AwaitingFinish,
-        JobState::Done => pb::JobState::Done,
-        JobState::Cancelled => pb::JobState::Cancelled,
-        JobState::Expired => pb::JobState::Expired,
-        JobState::FailedToStart => pb::JobState::FailedToStart,
-        JobState::Interrupted => pb::JobState::Interrupted,
-    }
+    s.into()
 }
 
 /// A state from the wire; unknown or unspecified values are refused.
 pub fn state_from_wire(v: i32) -> Result<JobState> {
-    let s = pb::JobState::try_from(v)
-        .map_err(|_| ExecutorError::InvalidArgument(format!("unknown job state {v}")))?;
-    JobState::ALL
-        .into_iter()
-        .find(|js| state(*js) == s)
+    spiderpig_proto::vocab::job_state(v)
         .ok_or_else(|| ExecutorError::InvalidArgument(format!("unknown job state {v}")))
 }
 
 pub fn stage(s: Stage) -> pb::Stage {
-    match s {
-        Stage::Queued => pb::Stage::Queued,
-        Stage::Merge => pb::Stage::Merge,
-        Stage::Prepare => pb::Stage::Prepare,
-        Stage::TestServers => pb::Stage::TestServers,
-        Stage::Canaries => pb::Stage::Canaries,
-        Stage::Production => pb::Stage::Production,
-        Stage::Complete => pb::Stage::Complete,
-    }
+    s.into()
 }
 
 fn kind(k: JobKind) -> pb::JobKind {
-    match k {
-        JobKind::Backport => pb::JobKind::Backport,
-        JobKind::Revert => pb::JobKind::Revert,
-    }
+    k.into()
 }
 
 pub fn prompt(job: u64, p: &PromptRecord) -> pb::Prompt {
@@ -142,14 +116,7 @@ pub fn freeze(f: &FreezeRecord, now: i64) -> pb::Freeze {
 }
 
 fn log_kind(k: LogKind) -> pb::log_record::Kind {
-    match k {
-        LogKind::Line => pb::log_record::Kind::Line,
-        LogKind::Redacted => pb::log_record::Kind::Redacted,
-        LogKind::Status => pb::log_record::Kind::Status,
-        LogKind::Prompt => pb::log_record::Kind::Prompt,
-        LogKind::Answer => pb::log_record::Kind::Answer,
-        LogKind::System => pb::log_record::Kind::System,
-    }
+    k.into()
 }
 
 /// A log record for users: never the hidden lines.

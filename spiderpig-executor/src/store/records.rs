@@ -2,6 +2,9 @@
 //! live in [`UserRecord`]; its `Debug` hides them.
 
 use serde::{Deserialize, Serialize};
+// The store keeps the policy's vocabulary as it is (serde writes each
+// value's word); `JobKind` and `LogKind` are re-exported for the engine.
+pub use spiderpig_policy::{JobKind, LogKind};
 use spiderpig_policy::{JobState, Role, Stage};
 
 use crate::auth::totp::TotpState;
@@ -66,14 +69,6 @@ pub struct SessionRecord {
     pub last_seen_ms: Millis,
     pub absolute_expiry_ms: Millis,
     pub client_addr: String,
-}
-
-/// What kind of scap command a job runs.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum JobKind {
-    Backport,
-    Revert,
 }
 
 /// A prompt waiting for an answer.
@@ -153,18 +148,6 @@ impl JobRecord {
             finished_by: String::new(),
         }
     }
-}
-
-/// Kinds of log record (mirrors `LogRecord.Kind` in the proto).
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum LogKind {
-    Line,
-    Redacted,
-    Status,
-    Prompt,
-    Answer,
-    System,
 }
 
 /// One stored log record. `hidden` holds the sensitive lines behind a

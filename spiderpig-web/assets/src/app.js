@@ -13,9 +13,19 @@
  * job.js on a job page; uplot.js, uplot.css and monitor.js (the monitoring
  * panels) on both.
  *
- * DOM contract. The pages document theirs at the top of
- * spiderpig-web/src/pages/{layout,dashboard,job}.rs; this script relies on:
+ * No rule and no word of the job vocabulary is written here: the words
+ * people read and the lists the scripts need come from the policy through
+ * `script#vocab` (see below), and which actions a viewer may take now comes
+ * with each job (`actions` in its JSON, `data-actions` in the markup).
  *
+ * DOM contract. The pages document theirs at the top of
+ * spiderpig-web/src/pages/{layout,dashboard,job,vocab}.rs; this script relies on:
+ *
+ *   script#vocab           a JSON data block (never executed), from the policy:
+ *                          {states, stages: word → words; strip: stages of the
+ *                          strip; waiting_for_person, ended_badly: states;
+ *                          api_actions: what button[data-action] may post;
+ *                          dashboard_actions: [{action, label, confirm}]}
  *   body[data-page]        login | totp | dashboard | deploy | job | history | message
  *   body[data-user]        the signed-in user; the WebSocket opens only with it
  *   meta[name=csrf-token]  sent as X-CSRF-Token with every POST
@@ -30,8 +40,13 @@
  *                          their span.state and td.outcome follow job events
  *   button[data-action=ready|cancel|interrupt|finish] inside (or carrying)
  *                          [data-job-id]: a click POSTs /api/jobs/<id>/<action>
- *                          (JSON) instead of submitting the no-script form;
+ *                          (JSON) instead of submitting the no-script form,
+ *                          for the actions script#vocab lists in api_actions;
  *                          data-confirm="question" asks first
+ *   [data-actions]         on section#actions and div.actions: the actions the
+ *                          viewer may take now, as rendered (job.js and
+ *                          dashboard.js keep it in step with each job's JSON
+ *                          `actions`)
  *
  * WebSocket /ws: server → client JSON text frames {type: queue | job |
  * prompt_opened | prompt_closed | freeze | log | skipped | error | revoked |
@@ -41,51 +56,63 @@
 'use strict';
 
 (function () {
-  // ---- Pure helpers (no DOM; tested with node in ../tests) -------------------
-
-  /** State words, as the pages write them (pages/parts.rs `state_words`). */
-  const STATE_WORDS = Object.freeze({
-    queued: 'Queued',
-    awaiting_ready: 'Waiting for the owner to start',
-    running: 'Running',
-    awaiting_input: 'Waiting for an answer',
-    awaiting_finish: 'Waiting for the owner to finish',
-    done: 'Done',
-    cancelled: 'Cancelled',
-    expired: 'Expired (nobody said ready in time)',
-    failed_to_start: 'Failed to start',
-    interrupted: 'Interrupted (the executor restarted)',
-  });
-
-  /** Stage words (pages/parts.rs `stage_words`). */
-  const STAGE_WORDS = Object.freeze({
-    queued: 'Not started',
-    merge: 'Merge',
-    prepare: 'Prepare',
-    test_servers: 'Test servers',
-    canaries: 'Canaries',
-    production: 'Production',
-    complete: 'Complete',
-  });
-
-  /** States in which the job waits for its owner (or an admin). */
-  const WAITING_FOR_PERSON = new Set(['awaiting_ready', 'awaiting_input', 'awaiting_finish', 'interrupted']);
-
-  const ACTIONS = Object.freeze(['ready', 'cancel', 'interrupt', 'finish']);
+  // ---- The vocabulary (data from the policy) ---------------------------------
 
   const own = (obj, key) => Object.prototype.hasOwnProperty.call(obj, key);
 
+  /** `script#vocab` parsed; a missing or broken block leaves every word
+   * "Unknown" and no action. Only under node (the tests: no document) is
+   * SpiderPig.vocab read instead, so a page can never be handed another. */
+  function readVocab() {
+    if (typeof document === 'undefined') {
+      const given = globalThis.SpiderPig && globalThis.SpiderPig.vocab;
+      return given && typeof given === 'object' ? given : {};
+    }
+    // The page head's own element (first in the document), nothing else.
+    const node = document.querySelector('head > script#vocab[type="application/json"]');
+    try {
+      const v = node ? JSON.parse(node.textContent || '{}') : {};
+      return v && typeof v === 'object' ? v : {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  /** word → words, strings only, with no prototype to look names up in. */
+  function words(v) {
+    const out = Object.create(null);
+    for (const [k, w] of Object.entries(v && typeof v === 'object' ? v : {})) {
+      if (typeof w === 'string') out[k] = w;
+    }
+    return Object.freeze(out);
+  }
+  const list = (v) => Object.freeze(Array.isArray(v) ? v.filter((x) => typeof x === 'string') : []);
+  const vocab = readVocab();
+  const VOCAB = Object.freeze({
+    states: words(vocab.states),
+    stages: words(vocab.stages),
+    strip: list(vocab.strip),
+    waitingForPerson: new Set(list(vocab.waiting_for_person)),
+    endedBadly: new Set(list(vocab.ended_badly)),
+    apiActions: list(vocab.api_actions),
+    dashboardButtons: Object.freeze((Array.isArray(vocab.dashboard_actions) ? vocab.dashboard_actions : [])
+      .filter((a) => a && typeof a.action === 'string' && typeof a.label === 'string')
+      .map((a) => Object.freeze({ action: a.action, label: a.label, confirm: typeof a.confirm === 'string' ? a.confirm : null }))),
+  });
+
+  // ---- Pure helpers (no DOM; tested with node in ../tests) -------------------
+
   function stateWords(state) {
-    return own(STATE_WORDS, state) ? STATE_WORDS[state] : 'Unknown';
+    return own(VOCAB.states, state) ? VOCAB.states[state] : 'Unknown';
   }
 
   function stageWords(stage) {
-    return own(STAGE_WORDS, stage) ? STAGE_WORDS[stage] : 'Unknown';
+    return own(VOCAB.stages, stage) ? VOCAB.stages[stage] : 'Unknown';
   }
 
   /** Short state for the tab title: "awaiting input". */
   function stateShort(state) {
-    return own(STATE_WORDS, state) ? state.replace(/_/g, ' ') : 'unknown';
+    return own(VOCAB.states, state) ? state.replace(/_/g, ' ') : 'unknown';
   }
 
   /** 1 → "1st", 2 → "2nd", 11 → "11th", 23 → "23rd". */
@@ -113,18 +140,14 @@
     return (loc.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + loc.host + '/ws';
   }
 
-  /** The ready/cancel buttons a dashboard row offers (pages/dashboard.rs `Viewer::actions`). */
-  function dashboardActions(job, user, isAdmin) {
-    const out = [];
-    const owner = job.owner === user;
-    if (owner && job.state === 'awaiting_ready') out.push('ready');
-    if ((owner || isAdmin) && (job.state === 'queued' || job.state === 'awaiting_ready')) out.push('cancel');
-    return out;
+  /** The actions a job view says its viewer may take now (`actions`, from the policy). */
+  function jobActions(job) {
+    return Array.isArray(job && job.actions) ? job.actions.filter((a) => typeof a === 'string') : [];
   }
 
   /** The tab title of a job page, e.g. "▶ awaiting input · Job 12 · SpiderPig". */
   function jobTitle(job, canAct) {
-    const mark = canAct && WAITING_FOR_PERSON.has(job.state) ? '▶ ' : '';
+    const mark = canAct && VOCAB.waitingForPerson.has(job.state) ? '▶ ' : '';
     return mark + stateShort(job.state) + ' · Job ' + job.id + ' · SpiderPig';
   }
 
@@ -154,9 +177,9 @@
   }
 
   const helpers = Object.freeze({
-    STATE_WORDS, STAGE_WORDS, ACTIONS, WAITING_FOR_PERSON,
+    VOCAB,
     stateWords, stageWords, stateShort, ordinal, backoffDelay, socketUrl,
-    dashboardActions, jobTitle, placeText, utc, isJobId,
+    jobActions, jobTitle, placeText, utc, isJobId,
   });
 
   const SpiderPig = (globalThis.SpiderPig = globalThis.SpiderPig || {});
@@ -312,7 +335,7 @@
     const action = button.dataset.action;
     const holder = button.closest('[data-job-id]');
     const id = button.dataset.jobId || (holder && holder.dataset.jobId) || '';
-    if (!ACTIONS.includes(action) || !isJobId(id)) return;
+    if (!VOCAB.apiActions.includes(action) || !isJobId(id)) return;
     if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
     button.disabled = true;
     button.classList.add('busy');
@@ -331,7 +354,7 @@
   // One handler for every action button, also those added later.
   document.addEventListener('click', (ev) => {
     const target = ev.target instanceof Element ? ev.target.closest('button[data-action]') : null;
-    if (!target || target.disabled || !ACTIONS.includes(target.dataset.action)) return;
+    if (!target || target.disabled || !VOCAB.apiActions.includes(target.dataset.action)) return;
     ev.preventDefault(); // the no-script form is not submitted
     runAction(target);
   });

@@ -9,14 +9,16 @@
  *                                 its h2 stays; the rest is redrawn: p.none, or
  *                                 a.job-link, .owner, .changes, span.state,
  *                                 span.stage[data-stage], #active-status,
- *                                 div.actions[data-job-id]
+ *                                 div.actions[data-job-id][data-actions]
  *   table#queue[data-change-url]  tbody redrawn: tr[data-job][data-state]
  *                                 (class "mine"), td.place, job link, td.owner,
  *                                 td.changes, state, queued at, td.actions;
  *                                 tr.empty when nobody waits
  *
- * Whether the viewer is an admin (admins may cancel anyone's queued job)
- * comes from GET /api/me.
+ * Which buttons a job gets is not decided here: each job in a `queue` or
+ * `job` frame carries the `actions` its viewer may take now (the policy's
+ * answer, computed by the web), and the dashboard shows those of them that
+ * script#vocab lists as `dashboard_actions`, with their words.
  */
 'use strict';
 
@@ -29,20 +31,21 @@
     const me = SP.me;
     const $ = (id) => document.getElementById(id);
     const baseTitle = document.title;
-    let isAdmin = false;
     let last = null;
 
+    /** div.actions with the dashboard's buttons among the job's `actions`. */
     function actions(job) {
-      const box = el('div', { class: 'actions', 'data-job-id': job.id });
-      for (const action of H.dashboardActions(job, me, isAdmin)) {
-        const label = action === 'ready' ? 'Ready to deploy' : 'Cancel';
+      const allowed = H.jobActions(job);
+      const shown = H.VOCAB.dashboardButtons.filter((a) => allowed.includes(a.action));
+      const box = el('div', { class: 'actions', 'data-job-id': job.id, 'data-actions': shown.map((a) => a.action).join(' ') });
+      for (const a of shown) {
         box.append(el('button', {
           type: 'button',
-          class: action === 'ready' ? 'primary' : null,
-          'data-action': action,
-          'data-confirm': action === 'cancel' ? 'Cancel this job?' : null,
-          'aria-label': label + ' (job ' + job.id + ')',
-          text: label,
+          class: a.action === 'ready' ? 'primary' : null,
+          'data-action': a.action,
+          'data-confirm': a.confirm,
+          'aria-label': a.label + ' (job ' + job.id + ')',
+          text: a.label,
         }));
       }
       return box;
@@ -92,7 +95,8 @@
           el('span', { class: 'stage', 'data-stage': j.stage, text: H.stageWords(j.stage) })),
         el('p', { id: 'active-status', class: 'status-line', text: j.status_line || '' }),
       ];
-      if (j.owner === me || isAdmin) parts.push(actions(j));
+      const buttons = actions(j);
+      if (buttons.childElementCount > 0) parts.push(buttons);
       box.replaceChildren(...parts.filter(Boolean));
     }
 
@@ -115,10 +119,6 @@
       last = Object.assign({}, last, { active: job });
       render(last);
     });
-    SP.apiGet('/api/me').then((who) => {
-      isAdmin = !!who && who.role === 'admin';
-      if (last) render(last);
-    }, () => {});
   }
 
   SP.dashboard = Object.freeze({ start });

@@ -23,9 +23,11 @@
  *                   form#prompt-form (button[name=key][value] per choice, the
  *                   default with data-default, or input#prompt-line[name=line])
  *                   or p.waiting. Submitting POSTs /api/jobs/<id>/respond.
- *   section#actions form.action[data-action][data-states]
- *                   each form `hidden` unless the state is in data-states;
- *                   its button[data-action] is handled by app.js
+ *   section#actions[data-actions] form.action[data-action]
+ *                   each form `hidden` unless its action is among the job's
+ *                   `actions` (the policy's answer for this viewer, in the
+ *                   job's JSON; data-actions holds it as rendered); its
+ *                   button[data-action] is handled by app.js
  *   div#terminal[data-job][data-last-seq]
  *                   xterm.js mounts here (terminal.js); without it (xterm.js
  *                   failed to load) the log streams as text into
@@ -41,10 +43,11 @@
   /** Text without any terminal control (terminal.js, loaded first). */
   const plainText = (s) => SP.terminal.helpers.plainText(s);
 
-  const STAGES = Object.freeze(['merge', 'prepare', 'test_servers', 'canaries', 'production', 'complete']);
+  /** The stages of the strip and the states that stop it badly: the policy's, from script#vocab. */
+  const VOCAB = SP.helpers.VOCAB;
+  const STAGES = VOCAB.strip;
   /** The text after a stage's name (pages/job/render.rs `stage_strip`). */
   const STAGE_MARKS = Object.freeze({ done: ' (done)', current: ' (current)', failed: ' (stopped)', pending: '' });
-  const ENDED_BADLY = new Set(['cancelled', 'expired', 'failed_to_start', 'interrupted']);
 
   /**
    * Each stage's status: done before the job's stage, current at it (the
@@ -55,7 +58,7 @@
   function stageStates(job) {
     const at = STAGES.indexOf(job.stage);
     const failedExit = job.exit_code !== null && job.exit_code !== undefined && job.exit_code !== 0;
-    const stopped = ENDED_BADLY.has(job.state) || failedExit;
+    const stopped = VOCAB.endedBadly.has(job.state) || failedExit;
     const out = {};
     STAGES.forEach((s, i) => {
       if (at < 0 || i > at) out[s] = 'pending';
@@ -187,8 +190,10 @@
     function renderActions(j) {
       const box = $('actions');
       if (!box) return;
-      for (const form of box.querySelectorAll('form[data-states]')) {
-        form.hidden = !form.dataset.states.split(/\s+/).includes(j.state);
+      const allowed = H.jobActions(j);
+      box.dataset.actions = allowed.join(' ');
+      for (const form of box.querySelectorAll('form[data-action]')) {
+        form.hidden = !allowed.includes(form.dataset.action);
       }
     }
 

@@ -1,6 +1,8 @@
 // Tests of the page scripts' pure helpers: `npm test` in spiderpig-web/assets.
 // The scripts run in a fresh context without `document`, where they stop
-// after publishing their helpers on globalThis.SpiderPig.
+// after publishing their helpers on globalThis.SpiderPig. The vocabulary the
+// pages carry in script#vocab is given as SpiderPig.vocab, read from
+// vocab.json (a Rust test in pages/vocab.rs checks it is what the pages send).
 'use strict';
 
 const test = require('node:test');
@@ -9,8 +11,10 @@ const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
 
-function load() {
-  const ctx = vm.createContext({});
+const VOCAB_JSON = fs.readFileSync(path.join(__dirname, 'vocab.json'), 'utf8');
+
+function load(vocab = JSON.parse(VOCAB_JSON)) {
+  const ctx = vm.createContext({ SpiderPig: { vocab } });
   for (const f of ['app.js', 'dashboard.js', 'terminal.js', 'job.js']) {
     const file = path.join(__dirname, '..', 'src', f);
     vm.runInContext(fs.readFileSync(file, 'utf8'), ctx, { filename: file });
@@ -123,13 +127,27 @@ test('reconnect backoff goes from 1 s to at most 10 s', () => {
   assert.equal(app.backoffDelay(9, 0.999), 10000);
 });
 
-test('dashboard rows offer ready and cancel like the server', () => {
-  const v = (state, owner, user, admin = false) => Array.from(app.dashboardActions({ state, owner }, user, admin)).join(',');
-  assert.equal(v('queued', 'ann', 'ann'), 'cancel');
-  assert.equal(v('awaiting_ready', 'ann', 'ann'), 'ready,cancel');
-  assert.equal(v('awaiting_ready', 'ann', 'root', true), 'cancel');
-  assert.equal(v('queued', 'ann', 'bob'), '');
-  assert.equal(v('running', 'ann', 'ann'), '');
+test('the allowed actions come with the job, the words with the page', () => {
+  assert.deepEqual(Array.from(app.jobActions({ actions: ['ready', 'cancel', 7] })), ['ready', 'cancel']);
+  assert.deepEqual(Array.from(app.jobActions({ state: 'awaiting_ready' })), []);
+  assert.deepEqual(Array.from(app.VOCAB.apiActions), ['ready', 'cancel', 'interrupt', 'finish']);
+  assert.deepEqual(Array.from(app.VOCAB.dashboardButtons, (a) => a.label), ['Ready to deploy', 'Cancel']);
+  assert.equal(app.VOCAB.dashboardButtons[1].confirm, 'Cancel this job?');
+});
+
+test('without a vocabulary every word is unknown and no action is posted', () => {
+  const bare = load({}).app;
+  assert.equal(bare.stateWords('done'), 'Unknown');
+  assert.equal(bare.stageWords('merge'), 'Unknown');
+  assert.equal(bare.jobTitle({ id: 3, state: 'awaiting_input' }, true), 'unknown · Job 3 · SpiderPig');
+  assert.deepEqual(Array.from(bare.VOCAB.apiActions), []);
+  const odd = load(JSON.parse('{"states": {"running": 7, "done": "Done"}, "strip": "merge", "api_actions": [{}]}')).app;
+  assert.equal(odd.stateWords('running'), 'Unknown');
+  assert.equal(odd.stateWords('constructor'), 'Unknown');
+  assert.equal(odd.stateWords('done'), 'Done');
+  const hostile = odd;
+  assert.deepEqual(Array.from(hostile.VOCAB.strip), []);
+  assert.deepEqual(Array.from(hostile.VOCAB.apiActions), []);
 });
 
 test('titles, words, places and times', () => {

@@ -7,7 +7,9 @@ const fs = require('node:fs');
 const path = require('node:path');
 const vm = require('node:vm');
 
-const ctx = vm.createContext({});
+// The words the pages send in script#vocab (pages/vocab.rs checks this file).
+const vocab = JSON.parse(fs.readFileSync(path.join(__dirname, 'vocab.json'), 'utf8'));
+const ctx = vm.createContext({ SpiderPig: { vocab } });
 for (const f of ['app.js', 'monitor.js']) {
   const file = path.join(__dirname, '..', 'src', f);
   vm.runInContext(fs.readFileSync(file, 'utf8'), ctx, { filename: file });

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::ApiResult;
 use super::calls::{Action, Caller, answer, job_id, prompt_id, totp};
 use super::jobs::created;
+use super::viewer;
 use crate::extract::{Api, StateChange};
 use crate::state::AppState;
 use crate::views::{self, JobView};
@@ -31,7 +32,8 @@ async fn act(
     let job = Caller::new(state, &change.origin, &change.who)
         .act(action, id)
         .await?;
-    Ok(Json(views::job(&job)))
+    let viewer = viewer(state, &change.who, &change.origin).await?;
+    Ok(Json(views::job(&job, &viewer)?))
 }
 
 /// `POST /api/jobs/{id}/ready`
@@ -87,7 +89,8 @@ pub async fn revert(
     let job = Caller::new(&state, &change.origin, &change.who)
         .revert(id, &code)
         .await?;
-    Ok(created(views::job(&job)))
+    let viewer = viewer(&state, &change.who, &change.origin).await?;
+    Ok(created(views::job(&job, &viewer)?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,5 +115,6 @@ pub async fn respond(
     let job = Caller::new(&state, &change.origin, &change.who)
         .respond(id, prompt, answer)
         .await?;
-    Ok(Json(views::job(&job)))
+    let viewer = viewer(&state, &change.who, &change.origin).await?;
+    Ok(Json(views::job(&job, &viewer)?))
 }

@@ -94,7 +94,11 @@ impl Caller {
                 .as_ref()
                 .map(|u| u.as_str().to_string())
                 .unwrap_or_default(),
-            states: filters.states.iter().map(|s| *s as i32).collect(),
+            states: filters
+                .states
+                .iter()
+                .map(|s| pb::JobState::from(*s) as i32)
+                .collect(),
         };
         Ok(self.client().list_jobs(req).await?.into_inner())
     }

@@ -4,11 +4,9 @@
 //! message that says what is accepted.
 
 use serde::Deserialize;
-use spiderpig_policy::{JobId, Username};
-use spiderpig_proto::v1 as pb;
+use spiderpig_policy::{JobId, JobState, Username};
 
 use crate::error::WebError;
-use crate::views::{state_from_name, state_name};
 
 /// Rows per page when none is asked for.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -30,7 +28,7 @@ pub struct FilterQuery {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filters {
     pub owner: Option<Username>,
-    pub states: Vec<pb::JobState>,
+    pub states: Vec<JobState>,
     pub before: Option<JobId>,
     pub limit: u32,
 }
@@ -94,8 +92,7 @@ impl Filters {
             q.append_pair("user", u.as_str());
         }
         if !self.states.is_empty() {
-            let names: Vec<&str> = self.states.iter().map(|s| state_name(*s as i32)).collect();
-            q.append_pair("state", &names.join(","));
+            q.append_pair("state", &self.state_names());
         }
         if let Some(b) = before {
             q.append_pair("before", &b.to_string());
@@ -108,36 +105,21 @@ impl Filters {
 
     /// The state names, comma separated (for a filter form).
     pub fn state_names(&self) -> String {
-        let names: Vec<&str> = self.states.iter().map(|s| state_name(*s as i32)).collect();
+        let names: Vec<&str> = self.states.iter().map(|s| s.as_str()).collect();
         names.join(",")
     }
 }
 
-/// The names users may filter by.
-pub const STATE_NAMES: [&str; 10] = [
-    "queued",
-    "awaiting_ready",
-    "running",
-    "awaiting_input",
-    "awaiting_finish",
-    "done",
-    "cancelled",
-    "expired",
-    "failed_to_start",
-    "interrupted",
-];
-
-/// `running,awaiting_input`: comma-separated state names, no repeats.
-fn parse_states(list: &str) -> Result<Vec<pb::JobState>, WebError> {
+/// `running,awaiting_input`: comma-separated state names (the policy's
+/// exact words), no repeats.
+fn parse_states(list: &str) -> Result<Vec<JobState>, WebError> {
     let mut states = Vec::new();
     for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        // `state_from_name` uppercases, so only exact lowercase names pass here.
-        let known = STATE_NAMES.contains(&name);
-        let state = state_from_name(name).filter(|_| known).ok_or_else(|| {
+        let state = name.parse::<JobState>().map_err(|_| {
             bad(format!(
                 "state filter: \"{}\" is not a job state; the states are {}",
                 echo(name),
-                STATE_NAMES.join(", ")
+                JobState::NAMES.join(", ")
             ))
         })?;
         if !states.contains(&state) {
@@ -181,7 +163,7 @@ mod tests {
     fn good_filters_parse_and_round_trip() {
         let f = Filters::parse(&q("ann", "running, done,running", "40", "10")).unwrap();
         assert_eq!(f.owner.as_ref().unwrap().as_str(), "ann");
-        assert_eq!(f.states, vec![pb::JobState::Running, pb::JobState::Done]);
+        assert_eq!(f.states, vec![JobState::Running, JobState::Done]);
         assert_eq!(f.before.unwrap().get(), 40);
         assert_eq!(f.limit, 10);
         assert_eq!(

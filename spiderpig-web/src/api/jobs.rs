@@ -15,6 +15,7 @@ use super::ApiResult;
 use super::calls::{Caller, MAX_LOG_PAGE, job_id, totp};
 use super::changes;
 use super::filters::{FilterQuery, Filters};
+use super::viewer;
 use crate::error::WebError;
 use crate::extract::{Api, SignedIn, StateChange};
 use crate::state::AppState;
@@ -43,9 +44,11 @@ pub async fn list(
     q: Result<Query<FilterQuery>, QueryRejection>,
 ) -> ApiResult<Json<JobList>> {
     let filters = Filters::parse(&query(q)?)?;
-    let r = Caller::new(&state, &origin, &token).list(&filters).await?;
+    let caller = Caller::new(&state, &origin, &token);
+    let (r, viewer) = tokio::join!(caller.list(&filters), viewer(&state, &token, &origin));
+    let r = r?;
     Ok(Json(JobList {
-        jobs: r.jobs.iter().map(views::job).collect(),
+        jobs: views::jobs(&r.jobs, &viewer?)?,
         next_before: (r.next_before_job_id != 0).then_some(r.next_before_job_id),
     }))
 }
@@ -57,8 +60,9 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobView>> {
     let id = job_id(&id)?;
-    let job = Caller::new(&state, &origin, &token).job(id).await?;
-    Ok(Json(views::job(&job)))
+    let caller = Caller::new(&state, &origin, &token);
+    let (job, viewer) = tokio::join!(caller.job(id), viewer(&state, &token, &origin));
+    Ok(Json(views::job(&job?, &viewer?)?))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -148,7 +152,8 @@ pub async fn submit(
     let job = Caller::new(&state, &origin, &token)
         .submit(&changes, &code)
         .await?;
-    Ok(created(views::job(&job)))
+    let viewer = viewer(&state, &token, &origin).await?;
+    Ok(created(views::job(&job, &viewer)?))
 }
 
 /// 201 with `Location: /api/jobs/{id}`.

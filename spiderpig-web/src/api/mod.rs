@@ -25,11 +25,14 @@ use axum::http::HeaderMap;
 use serde::Serialize;
 
 use self::calls::Caller;
-use crate::auth::who;
+use spiderpig_policy::Role;
+
+use crate::auth::{who, who_holds};
 use crate::error::WebError;
+use crate::executor::Origin;
 use crate::extract::{Api, SignedIn};
 use crate::state::AppState;
-use crate::views::{self, QueueView};
+use crate::views::{self, QueueView, Viewer};
 
 /// What an API handler answers: its result, or a JSON error.
 pub type ApiResult<T> = Result<T, WebError>;
@@ -38,8 +41,16 @@ pub type ApiResult<T> = Result<T, WebError>;
 #[derive(Debug, Serialize)]
 pub struct MeView {
     pub username: String,
-    /// "admin" or "deployer"
-    pub role: &'static str,
+    pub role: Role,
+}
+
+/// Who asks, for the `actions` of the job views in an answer. Called beside
+/// (or after) the request's own executor call, so every refusal before it
+/// still makes no RPC at all.
+pub async fn viewer(state: &AppState, token: &str, origin: &Origin) -> Result<Viewer, WebError> {
+    Ok(who_holds(state, token.to_string(), origin, true)
+        .await?
+        .viewer())
 }
 
 /// `GET /api/me`
@@ -51,7 +62,11 @@ pub async fn me(
     let me = who(&state, &headers, &origin, true).await?;
     Ok(Json(MeView {
         username: me.username,
-        role: if me.is_admin { "admin" } else { "deployer" },
+        role: if me.is_admin {
+            Role::Admin
+        } else {
+            Role::Deployer
+        },
     }))
 }
 
@@ -60,6 +75,7 @@ pub async fn queue(
     State(state): State<AppState>,
     SignedIn { who: token, origin }: SignedIn<Api>,
 ) -> ApiResult<Json<QueueView>> {
-    let q = Caller::new(&state, &origin, &token).queue().await?;
-    Ok(Json(views::queue(&q)))
+    let caller = Caller::new(&state, &origin, &token);
+    let (q, viewer) = tokio::join!(caller.queue(), viewer(&state, &token, &origin));
+    Ok(Json(views::queue(&q?, &viewer?)?))
 }

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
-use spiderpig_proto::v1 as pb;
+use spiderpig_proto::{v1 as pb, vocab};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -56,24 +56,14 @@ pub struct ActiveJob {
 
 impl ActiveJob {
     pub fn from_job(j: &pb::Job) -> ActiveJob {
-        let v = views::job(j);
         ActiveJob {
-            id: v.id,
-            owner: v.owner,
-            started_at_ms: v.started_at_ms,
-            stage_marks: v.stage_marks,
+            id: j.id,
+            owner: j.owner.clone(),
+            started_at_ms: (j.started_at_ms != 0).then_some(j.started_at_ms),
+            stage_marks: views::stage_marks(&j.stage_marks),
         }
     }
 }
-
-/// States in which a job no longer holds the lock.
-const FINAL: [&str; 5] = [
-    "done",
-    "cancelled",
-    "expired",
-    "failed_to_start",
-    "interrupted",
-];
 
 /// One panel in a `metrics` frame.
 #[derive(Debug, Serialize)]
@@ -267,7 +257,10 @@ impl Monitor {
             Some(Kind::Job(pb::JobChanged { job: Some(j) })) => {
                 let current = self.state().active.as_ref().map(|a| a.id);
                 if current == Some(j.id) {
-                    let ended = FINAL.contains(&views::state_name(j.state));
+                    // The policy's rule: an `interrupted` job still holds
+                    // the lock. A state this build does not know changes
+                    // nothing.
+                    let ended = vocab::job_state(j.state).is_some_and(|s| !s.holds_lock());
                     self.set_active((!ended).then(|| ActiveJob::from_job(j)));
                 }
             }

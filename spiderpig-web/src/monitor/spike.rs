@@ -78,7 +78,7 @@ pub fn evaluate(
             .iter()
             .filter(|m| m.at_ms <= run_start)
             .max_by_key(|m| m.at_ms)
-            .map_or("start", |m| m.stage)
+            .map_or("start", |m| m.stage.as_str())
     };
     Some(Found {
         from: baseline,
@@ -97,13 +97,18 @@ mod tests {
     const START: i64 = 1_000 * MIN;
 
     fn marks() -> Vec<StageMarkView> {
-        [("test_servers", 2), ("canaries", 5), ("production", 12)]
-            .into_iter()
-            .map(|(stage, m)| StageMarkView {
-                stage,
-                at_ms: START + m * MIN,
-            })
-            .collect()
+        use spiderpig_policy::Stage;
+        [
+            (Stage::TestServers, 2),
+            (Stage::Canaries, 5),
+            (Stage::Production, 12),
+        ]
+        .into_iter()
+        .map(|(stage, m)| StageMarkView {
+            stage,
+            at_ms: START + m * MIN,
+        })
+        .collect()
     }
 
     /// One point a minute from 40 min before the start; `during(i)` is the

@@ -81,6 +81,49 @@ fn the_active_job_follows_queue_and_job_events() {
     assert_eq!(frame(&m)["active"], Value::Null);
 }
 
+/// The monitor follows the policy's lock rule: an interrupted job still
+/// holds the lock (a person must finish it), so it stays the active job;
+/// every state that frees the lock ends it.
+#[test]
+fn an_interrupted_job_stays_active_and_every_freeing_state_ends_it() {
+    use pb::event::Kind;
+    use spiderpig_policy::JobState;
+    let ev = |k| pb::Event { kind: Some(k) };
+    for state in JobState::ALL {
+        let m = monitor(None);
+        let job = |state: JobState| pb::Job {
+            id: 7,
+            owner: "ann".into(),
+            state: pb::JobState::from(state) as i32,
+            ..Default::default()
+        };
+        m.see_event(&ev(Kind::Queue(pb::QueueChanged {
+            queue: Some(pb::QueueResponse {
+                active: Some(job(JobState::Running)),
+                ..Default::default()
+            }),
+        })));
+        m.see_event(&ev(Kind::Job(pb::JobChanged {
+            job: Some(job(state)),
+        })));
+        let active = frame(&m)["active"]["job"] == 7;
+        assert_eq!(active, state.holds_lock(), "{state}");
+    }
+    let m = monitor(None);
+    m.set_active(Some(ActiveJob::from_job(&pb::Job {
+        id: 7,
+        ..Default::default()
+    })));
+    m.see_event(&ev(Kind::Job(pb::JobChanged {
+        job: Some(pb::Job {
+            id: 7,
+            state: pb::JobState::Interrupted as i32,
+            ..Default::default()
+        }),
+    })));
+    assert_eq!(frame(&m)["active"]["job"], 7, "interrupted holds the lock");
+}
+
 #[test]
 fn the_range_covers_the_baseline_and_is_aligned() {
     let m = monitor(Some("http://127.0.0.1:9"));

@@ -20,10 +20,12 @@
 //!   own rows have `class="mine"` and say "(you)"), changes (`td.changes`,
 //!   links `a.change`), state (`span.state[data-state]`), queued at
 //!   (`time[datetime]`), actions (`td.actions`). Empty queue: one `tr.empty`.
-//! - Action forms (queue rows and the active job, for the owner or an
-//!   admin): `div.actions[data-job-id]` holding `form.action[data-action]`
-//!   POST `/jobs/{id}/{ready|cancel}` with hidden `csrf` and
-//!   `button[data-action]` (cancel has `data-confirm`).
+//! - Action forms (queue rows and the active job, for a viewer the policy
+//!   could ever let ready or cancel the job: its owner or an admin):
+//!   `div.actions[data-job-id][data-actions]` holding, for each of ready and
+//!   cancel that the policy allows now (`data-actions`, the job view's
+//!   `actions`), `form.action[data-action]` POST `/jobs/{id}/{ready|cancel}`
+//!   with hidden `csrf` and `button[data-action]` (cancel has `data-confirm`).
 //! - `#my-jobs` (`table`, see `parts::jobs_table`): the viewer's recent jobs,
 //!   rows `tr[data-job][data-state]`; `tr.empty` when none.
 //! - `#new-deployment`: the link to `/deploy/new`.
@@ -32,8 +34,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
+use spiderpig_policy::{Action, JobState};
 
-use super::parts::{freeze_banner, job_link, jobs_table, stage_words, state_badge, time};
+use super::parts::{action_names, freeze_banner, job_link, jobs_table, state_badge, time};
 use crate::api::calls::Caller;
 use crate::api::filters::Filters;
 use crate::auth::Me;
@@ -70,12 +73,11 @@ pub async fn dashboard(
         }
     };
     let (queue, jobs) = tokio::join!(caller.queue(), my_jobs);
-    let (queue, jobs) = match (queue, jobs) {
-        (Ok(q), Ok(j)) => (
-            views::queue(&q),
-            j.iter().map(views::job).collect::<Vec<_>>(),
-        ),
-        (Err(e), _) | (_, Err(e)) => return page.fail(Some(&me), e),
+    let viewer = me.viewer();
+    let views = queue.and_then(|q| Ok((views::queue(&q, &viewer)?, views::jobs(&jobs?, &viewer)?)));
+    let (queue, jobs) = match views {
+        Ok(v) => v,
+        Err(e) => return page.fail(Some(&me), e),
     };
     let body = render(&me, &page.csrf, &queue, &jobs, &page.links);
     page.render(Some(&me), StatusCode::OK, "Dashboard", "dashboard", body)
@@ -110,20 +112,43 @@ struct Viewer<'a> {
     csrf: &'a str,
 }
 
+/// The dashboard's button label and confirmation question for an action,
+/// or `None` for the actions it leaves to the job page. The page script
+/// gets the same words (`script#vocab`).
+pub fn label(a: Action) -> Option<(&'static str, Option<&'static str>)> {
+    match a {
+        Action::Ready => Some(("Ready to deploy", None)),
+        Action::Cancel => Some(("Cancel", Some("Cancel this job?"))),
+        Action::Interrupt | Action::Finish | Action::Revert => None,
+    }
+}
+
 impl Viewer<'_> {
+    /// Whether the policy could ever let this viewer use a dashboard action
+    /// on this job (its owner or an admin): only then it gets a form box.
     fn may_act(&self, job: &JobView) -> bool {
-        job.owner == self.me.username || self.me.is_admin
+        let actor = self.me.viewer().actor(&job.owner);
+        Action::ALL
+            .into_iter()
+            .any(|a| label(a).is_some() && a.ever_allowed(job.kind, actor))
     }
 
-    /// The ready / cancel forms this viewer may use on this job now.
+    /// The dashboard's forms this viewer may use on this job now (the job
+    /// view's `actions`, decided by the policy).
     fn actions(&self, job: &JobView) -> Markup {
-        let owner = job.owner == self.me.username;
-        let ready = owner && job.state == "awaiting_ready";
-        let cancel = self.may_act(job) && matches!(job.state, "queued" | "awaiting_ready");
+        let shown: Vec<Action> = job
+            .actions
+            .iter()
+            .copied()
+            .filter(|a| label(*a).is_some())
+            .collect();
         html! {
-            div class="actions" data-job-id=(job.id) {
-                @if ready { (self.form(job.id, "ready", "Ready to deploy", None)) }
-                @if cancel { (self.form(job.id, "cancel", "Cancel", Some("Cancel this job?"))) }
+            div class="actions" data-job-id=(job.id) data-actions=(action_names(&shown)) {
+                @for a in &shown {
+                    @if let Some((text, confirm)) = label(*a) {
+                        (self.form(job.id, a.as_str(), text, confirm))
+                    }
+                }
             }
         }
     }
@@ -143,7 +168,7 @@ impl Viewer<'_> {
 /// "Your job #8 is 2nd in the queue." and the like.
 fn place_text(me: &Me, queue: &QueueView) -> String {
     if let Some(a) = queue.active.as_ref().filter(|a| a.owner == me.username) {
-        return if a.state == "awaiting_ready" {
+        return if a.state == JobState::AwaitingReady {
             format!(
                 "It is your turn: job #{} is waiting for you to say you are ready.",
                 a.id
@@ -176,7 +201,7 @@ fn active_job(viewer: &Viewer<'_>, active: Option<&JobView>, links: &Links) -> M
                     }
                     p {
                         "State: " (state_badge(j.state)) " · Stage: "
-                        span class="stage" data-stage=(j.stage) { (stage_words(j.stage)) }
+                        span class="stage" data-stage=(j.stage) { (j.stage.words()) }
                     }
                     p id="active-status" class="status-line" { (j.status_line) }
                     @if viewer.may_act(j) { (viewer.actions(j)) }
@@ -239,18 +264,21 @@ mod tests {
         )
     }
 
+    /// A job as ann sees it.
     fn job(id: u64, owner: &str, state: pb::JobState, pos: u32) -> JobView {
-        views::job(&pb::Job {
+        let j = pb::Job {
             id,
             owner: owner.into(),
             state: state as i32,
+            kind: pb::JobKind::Backport as i32,
             stage: pb::Stage::Canaries as i32,
             queue_position: pos,
             changes: vec![12345],
             created_at_ms: 1_000,
             status_line: "<b>syncing</b>".into(),
             ..Default::default()
-        })
+        };
+        views::job(&j, &me("ann").viewer()).unwrap()
     }
 
     #[test]

@@ -22,12 +22,13 @@ use maud::{Markup, html};
 
 use super::parts::{Page, error_banner, jobs_table};
 use crate::api::calls::Caller;
-use crate::api::filters::{FilterQuery, Filters, STATE_NAMES};
+use crate::api::filters::{FilterQuery, Filters};
 use crate::extract::session_token;
 use crate::links::Links;
 use crate::request::Meta;
 use crate::state::AppState;
 use crate::views::{self, JobView};
+use spiderpig_policy::JobState;
 
 /// `GET /history`
 pub async fn history(
@@ -57,7 +58,10 @@ pub async fn history(
         Ok(r) => r,
         Err(e) => return page.fail(Some(&me), e),
     };
-    let jobs: Vec<JobView> = r.jobs.iter().map(views::job).collect();
+    let jobs = match views::jobs(&r.jobs, &me.viewer()) {
+        Ok(jobs) => jobs,
+        Err(e) => return page.fail(Some(&me), e),
+    };
     let next = (r.next_before_job_id != 0).then_some(r.next_before_job_id);
     let body = render(&q, Some(&filters), &jobs, next, &page.links, None);
     page.render(Some(&me), StatusCode::OK, "History", "history", body)
@@ -89,7 +93,7 @@ pub fn render(
             input id="filter-user" name="user" value=(user) maxlength="64" autocomplete="off";
             label for="filter-state" { "States (comma separated)" }
             input id="filter-state" name="state" value=(states) list="state-names" autocomplete="off";
-            datalist id="state-names" { @for s in STATE_NAMES { option value=(s) {} } }
+            datalist id="state-names" { @for s in JobState::NAMES { option value=(s) {} } }
             button type="submit" { "Filter" }
         }
         @if let Some(f) = filters {
@@ -131,12 +135,19 @@ mod tests {
     fn a_page_with_an_older_link_keeps_the_filters() {
         let q = typed("ann", "done");
         let f = Filters::parse(&q).unwrap();
-        let jobs = vec![views::job(&pb::Job {
+        let viewer = views::Viewer {
+            username: "ann".into(),
+            is_admin: false,
+        };
+        let job = pb::Job {
             id: 9,
             owner: "ann".into(),
+            kind: pb::JobKind::Backport as i32,
             state: pb::JobState::Done as i32,
+            stage: pb::Stage::Complete as i32,
             ..Default::default()
-        })];
+        };
+        let jobs = vec![views::job(&job, &viewer).unwrap()];
         let html = render(&q, Some(&f), &jobs, Some(9), &links(), None).into_string();
         assert!(
             html.contains(r#"<tr data-job="9" data-state="done">"#),

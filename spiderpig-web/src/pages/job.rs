@@ -11,8 +11,9 @@
 //! - `#page-error` (`p[role=alert]`): present only after a refused action.
 //! - `section#job`: `data-job` and `data-job-id` (the id), `data-owner`,
 //!   `data-kind` (`backport`|`revert`), `data-state` (state name),
-//!   `data-can-act` (`true` when the viewer is the owner or an admin; the
-//!   executor decides again). Inside, a `dl` with
+//!   `data-can-act` (`true` when the policy lets the viewer answer the
+//!   job's prompts: the owner or an admin; the executor decides again).
+//!   Inside, a `dl` with
 //!   `#job-owner`, `#job-kind`, `#job-changes` (links `a.change`),
 //!   `#job-state[data-state]` (holding `span.state[data-state]` with the
 //!   state in words), `#job-place` (only while queued), `#job-ready-deadline`
@@ -33,13 +34,15 @@
 //!   has `data-default="true"`), or for input-line prompts
 //!   `input#prompt-line[name=line]` and a submit button. Others see
 //!   `p.waiting` ("Waiting for <owner> to answer.").
-//! - `section#actions[data-job-id]`: `form.action[data-action][data-states]` POST
-//!   `/jobs/{id}/<action>` with hidden `csrf`, for each action the viewer's
-//!   role could use on this job (`ready`: owner; `cancel`, `interrupt`,
-//!   `finish`: owner or admin; `revert`: anyone, backports only, with
-//!   `input#revert-totp[name=totp]`). `data-states` lists the states
-//!   (space separated) in which the action applies; a form is `hidden`
-//!   unless the current state is among them. The submit buttons of ready,
+//! - `section#actions[data-job-id][data-actions]`: `data-actions` lists
+//!   (space separated) the actions the viewer may take now, as the policy
+//!   decides (`policy::actions_for`; the same list as the job view's JSON
+//!   `actions`). Inside, `form.action[data-action]` POST
+//!   `/jobs/{id}/<action>` with hidden `csrf`, one for each action the
+//!   policy could ever allow this viewer on this job (`ready`: owner;
+//!   `cancel`, `interrupt`, `finish`: owner or admin; `revert`: anyone,
+//!   backports only, with `input#revert-totp[name=totp]`); a form is
+//!   `hidden` unless its action is in `data-actions`. The submit buttons of ready,
 //!   cancel, interrupt and finish also carry `data-action` (and cancel,
 //!   interrupt and finish a `data-confirm` question), so a script can send
 //!   them to the JSON API instead; the revert button has no `data-action`
@@ -101,8 +104,12 @@ async fn show(
     error: Option<String>,
 ) -> Response {
     let caller = Caller::new(state, origin, &me.token);
-    let job = match caller.job(id).await {
-        Ok(j) => views::job(&j),
+    let job = match caller
+        .job(id)
+        .await
+        .and_then(|j| views::job(&j, &me.viewer()))
+    {
+        Ok(j) => j,
         Err(e) => return page.fail(Some(me), e),
     };
     let excerpt = log::excerpt(&caller, id, job.last_seq).await;

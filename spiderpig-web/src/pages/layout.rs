@@ -24,6 +24,8 @@ pub fn document(frame: &Frame<'_>, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="csrf-token" content=(frame.csrf);
                 meta name="color-scheme" content="light dark";
+                // The page script's words, as data (never executed).
+                (super::vocab::element())
                 title { (frame.title) " · SpiderPig" }
                 // No /favicon.ico request (a 404 the console would report).
                 link rel="icon" href="data:,";

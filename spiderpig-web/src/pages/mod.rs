@@ -2,7 +2,8 @@
 //! only makes them live. Trust: all output is escaped by maud.
 //!
 //! Each page module documents, at its top, the ids, classes, `data-`
-//! attributes and form shapes the page script relies on.
+//! attributes and form shapes the page script relies on; [`vocab`] is the
+//! data block of words every page carries for it.
 
 pub mod dashboard;
 pub mod deploy;
@@ -11,3 +12,4 @@ pub mod job;
 pub mod layout;
 pub mod login;
 pub mod parts;
+pub mod vocab;

@@ -16,6 +16,7 @@ use super::hub::WsHub;
 use super::protocol::{self, ServerMsg};
 use super::{events, logs, reader};
 use crate::executor::{Executor, Origin};
+use crate::views::Viewer;
 
 /// Frames waiting for the writer. Short on purpose: the real per-socket
 /// queue is the log feed's broadcast ring (`limits.ws_queue`, shared by all
@@ -38,6 +39,8 @@ pub struct Conn {
     /// The browser's session token. Never logged.
     pub token: String,
     pub origin: Origin,
+    /// Whom the job frames' `actions` are for.
+    pub viewer: Viewer,
 }
 
 /// What the socket's jobs share.

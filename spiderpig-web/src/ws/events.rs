@@ -77,7 +77,7 @@ async fn pump(ctx: &Ctx, mut stream: Streaming<pb::Event>) -> Result<Ended, Gone
             Ok(Some(event)) => {
                 // The monitoring panels follow the job holding the lock.
                 ctx.conn.hub.monitor().see_event(&event);
-                match incoming(&event) {
+                match incoming(&event, &ctx.conn.viewer) {
                     Incoming::Forward(frame) => ctx.out.send(frame).await?,
                     Incoming::Revoked(reason) => return Ok(Ended::Revoked(reason)),
                     Incoming::Ignore => {}

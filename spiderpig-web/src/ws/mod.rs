@@ -77,6 +77,7 @@ pub async fn upgrade(
     let conn = conn::Conn {
         hub: state.ws.clone(),
         executor: state.executor.clone(),
+        viewer: me.viewer(),
         token: me.token,
         origin,
     };

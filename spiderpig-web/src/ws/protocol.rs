@@ -7,7 +7,7 @@ use axum::extract::ws::{Utf8Bytes, close_code};
 use serde::{Deserialize, Serialize};
 use spiderpig_proto::v1 as pb;
 
-use crate::views::{self, FreezeView, JobView, LogRecordView, PromptView, QueueView};
+use crate::views::{self, FreezeView, JobView, LogRecordView, PromptView, QueueView, Viewer};
 
 /// The server is shutting down (SIGTERM).
 pub const CLOSE_GOING_AWAY: u16 = close_code::AWAY;
@@ -96,17 +96,23 @@ pub enum Incoming {
     Ignore,
 }
 
-/// Map a global event (queue, job, prompt, freeze, revocation).
-pub fn incoming(event: &pb::Event) -> Incoming {
+/// Map a global event (queue, job, prompt, freeze, revocation) for `viewer`
+/// (job views carry the viewer's actions). A job this build cannot describe
+/// is logged and not forwarded.
+pub fn incoming(event: &pb::Event, viewer: &Viewer) -> Incoming {
     use pb::event::Kind;
+    let described = |r: Result<ServerMsg<'static>, crate::WebError>| {
+        r.map_err(|e| tracing::warn!("job event not forwarded: {e:?}"))
+            .ok()
+    };
     let msg = match event.kind.as_ref() {
-        Some(Kind::Queue(q)) => q.queue.as_ref().map(|q| ServerMsg::Queue {
-            queue: views::queue(q),
+        Some(Kind::Queue(q)) => q.queue.as_ref().and_then(|q| {
+            described(views::queue(q, viewer).map(|queue| ServerMsg::Queue { queue }))
         }),
         Some(Kind::Job(j)) => j
             .job
             .as_ref()
-            .map(|j| ServerMsg::Job { job: views::job(j) }),
+            .and_then(|j| described(views::job(j, viewer).map(|job| ServerMsg::Job { job }))),
         Some(Kind::PromptOpened(p)) => p.prompt.as_ref().map(|p| ServerMsg::PromptOpened {
             prompt: views::prompt(p),
         }),
@@ -241,6 +247,11 @@ mod tests {
     #[test]
     fn global_events_map_to_frames() {
         use pb::event::Kind;
+        let ann = Viewer {
+            username: "ann".into(),
+            is_admin: false,
+        };
+        let incoming = |e: &pb::Event| incoming(e, &ann);
         let ev = |k| pb::Event { kind: Some(k) };
         let closed = ev(Kind::PromptClosed(pb::PromptClosed {
             job_id: 4,

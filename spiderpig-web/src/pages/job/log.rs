@@ -11,14 +11,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use spiderpig_policy::{JobId, strip_terminal_controls};
+use spiderpig_policy::{JobId, LogKind, strip_terminal_controls};
 use spiderpig_proto::v1 as pb;
 
 use crate::api::calls::{Caller, MAX_LOG_PAGE, job_id};
 use crate::extract::{Html, SignedIn};
 use crate::pages::parts::utc;
 use crate::state::AppState;
-use crate::views::log_kind_name;
+use crate::views;
 
 /// Records shown on the job page without JavaScript (the latest ones).
 pub const EXCERPT_RECORDS: u32 = 2000;
@@ -55,12 +55,12 @@ pub async fn excerpt(caller: &Caller, id: JobId, last_seq: u64) -> Excerpt {
 /// One record as text: its kind marked (except scap's own lines), every
 /// line of it without terminal controls.
 pub fn line(r: &pb::LogRecord) -> String {
-    let prefix = match log_kind_name(r.kind) {
-        "status" => "[status] ",
-        "prompt" => "[scap asks] ",
-        "answer" => "[answer] ",
-        "system" => "[spiderpig] ",
-        _ => "",
+    let prefix = match views::log_kind(r.kind) {
+        LogKind::Status => "[status] ",
+        LogKind::Prompt => "[scap asks] ",
+        LogKind::Answer => "[answer] ",
+        LogKind::System => "[spiderpig] ",
+        LogKind::Line | LogKind::Redacted => "",
     };
     let body: Vec<String> = r.text.split('\n').map(strip_terminal_controls).collect();
     format!("{prefix}{}", body.join("\n"))

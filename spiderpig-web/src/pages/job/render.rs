@@ -3,24 +3,13 @@
 //! executor; they are stripped of terminal controls and escaped by maud.
 
 use maud::{Markup, html};
-use spiderpig_policy::strip_terminal_controls;
+use spiderpig_policy::{Action, Actor, JobEvent, JobState, Stage, may, strip_terminal_controls};
 
 use super::log::Excerpt;
-use crate::api::calls::Action;
 use crate::auth::Me;
 use crate::links::Links;
-use crate::pages::parts::{error_banner, freeze_banner, job_link, stage_words, state_badge, time};
+use crate::pages::parts::{action_names, error_banner, freeze_banner, job_link, state_badge, time};
 use crate::views::{FreezeView, JobView, PromptView};
-
-/// The stages of the strip, in order (`data-stage` names).
-pub const STAGES: [&str; 6] = [
-    "merge",
-    "prepare",
-    "test_servers",
-    "canaries",
-    "production",
-    "complete",
-];
 
 /// Everything the page shows.
 pub struct JobPage<'a> {
@@ -37,10 +26,18 @@ impl JobPage<'_> {
         self.viewer.username == self.job.owner
     }
 
-    /// May the viewer answer prompts and drive the job (the executor
-    /// decides again; this only hides buttons that would be refused)?
+    fn actor(&self) -> Actor {
+        Actor::relative(&self.viewer.username, self.viewer.is_admin, &self.job.owner)
+    }
+
+    /// May the viewer answer this job's prompts (the policy's rule; the
+    /// executor decides again, this only hides forms that would be refused)?
     fn may_drive(&self) -> bool {
-        self.is_owner() || self.viewer.is_admin
+        may(
+            JobState::AwaitingInput,
+            JobEvent::PromptAnswered,
+            self.actor(),
+        )
     }
 }
 
@@ -61,7 +58,7 @@ pub fn render(p: &JobPage<'_>) -> Markup {
         section id="job" class="card" data-job=(j.id) data-job-id=(j.id) data-owner=(j.owner) data-kind=(j.kind)
             data-state=(j.state) data-can-act=(p.may_drive()) aria-labelledby="job-heading" {
             h1 id="job-heading" {
-                "Job #" (j.id) ": " (if j.kind == "revert" { "revert" } else { "backport" })
+                "Job #" (j.id) ": " (j.kind)
             }
             (facts(p))
         }
@@ -86,7 +83,7 @@ fn facts(p: &JobPage<'_>) -> Markup {
             @if let Some(place) = j.queue_position {
                 dt { "Place in queue" } dd id="job-place" { (place) }
             }
-            @if let Some(deadline) = j.ready_deadline_ms.filter(|_| j.state == "awaiting_ready") {
+            @if let Some(deadline) = j.ready_deadline_ms.filter(|_| j.state == JobState::AwaitingReady) {
                 dt { "Ready by" } dd id="job-ready-deadline" { (time(deadline)) }
             }
             dt { "Status" } dd id="status-line" { (strip_terminal_controls(&j.status_line)) }
@@ -106,19 +103,20 @@ fn facts(p: &JobPage<'_>) -> Markup {
 
 /// `ol#stage-strip`: each `li[data-stage]` says in text whether it is done
 /// or current; the current one has `aria-current="step"`.
-pub fn stage_strip(stage: &str) -> Markup {
-    let current = STAGES.iter().position(|s| *s == stage);
+pub fn stage_strip(stage: Stage) -> Markup {
+    let strip: Vec<Stage> = Stage::ALL.into_iter().filter(|s| s.in_strip()).collect();
+    let current = strip.iter().position(|s| *s == stage);
     html! {
         nav aria-label="Deployment stages" {
             ol id="stage-strip" class="stages" data-stage=(stage) {
-                @for (i, s) in STAGES.iter().enumerate() {
+                @for (i, s) in strip.iter().enumerate() {
                     @let (class, mark) = match current {
                         Some(c) if i < c => ("done", " (done)"),
                         Some(c) if i == c => ("current", " (current)"),
                         _ => ("pending", ""),
                     };
                     li data-stage=(s) class=(class) aria-current=[(class == "current").then_some("step")] {
-                        (stage_words(s)) span class="stage-mark" { (mark) }
+                        (s.words()) span class="stage-mark" { (mark) }
                     }
                 }
             }
@@ -195,76 +193,48 @@ fn prompt_form(p: &JobPage<'_>, q: &PromptView) -> Markup {
     }
 }
 
-/// One action form: where it posts, the states it applies to, its label.
-struct ActionSpec {
-    name: &'static str,
-    states: &'static [&'static str],
-    label: &'static str,
-    /// Asked by the page script before it acts (`data-confirm`).
-    confirm: Option<&'static str>,
-}
-
-fn spec(a: Option<Action>) -> ActionSpec {
-    let (name, states, label, confirm): (_, &'static [&'static str], _, _) = match a {
-        Some(Action::Ready) => ("ready", &["awaiting_ready"], "Ready to deploy", None),
-        Some(Action::Cancel) => (
-            "cancel",
-            &["queued", "awaiting_ready"],
-            "Cancel job",
-            Some("Cancel this job?"),
-        ),
-        Some(Action::Interrupt) => (
-            "interrupt",
-            &["running", "awaiting_input"],
+/// An action form's button label and the question asked before it is sent
+/// (`data-confirm`; the revert form asks for a TOTP code instead).
+fn label(a: Action) -> (&'static str, Option<&'static str>) {
+    match a {
+        Action::Ready => ("Ready to deploy", None),
+        Action::Cancel => ("Cancel job", Some("Cancel this job?")),
+        Action::Interrupt => (
             "Interrupt scap",
             Some("Send SIGINT to scap? It stops where it is."),
         ),
-        Some(Action::Finish) => (
-            "finish",
-            &["awaiting_finish", "interrupted"],
+        Action::Finish => (
             "Finish deployment",
             Some("Have you checked production? Finishing frees the lock for the next deployer."),
         ),
-        None => ("revert", &["done"], "Revert these changes", None),
-    };
-    ActionSpec {
-        name,
-        states,
-        label,
-        confirm,
+        Action::Revert => ("Revert these changes", None),
     }
 }
 
-/// `#actions`: a form per action the viewer's role could ever use on this
-/// job; `hidden` unless the current state allows it (`data-states`).
+/// `#actions[data-actions]`: a form per action the policy could ever allow
+/// this viewer on this kind of job; `hidden` unless it is among the
+/// actions allowed now (`data-actions`, the job view's `actions`).
 fn actions(p: &JobPage<'_>) -> Markup {
     let j = p.job;
-    let mut specs = Vec::new();
-    if p.is_owner() {
-        specs.push(spec(Some(Action::Ready)));
-    }
-    if p.may_drive() {
-        specs.extend([Action::Cancel, Action::Interrupt, Action::Finish].map(|a| spec(Some(a))));
-    }
-    if j.kind == "backport" {
-        specs.push(spec(None));
-    }
+    let offered = Action::ALL
+        .into_iter()
+        .filter(|a| a.ever_allowed(j.kind, p.actor()));
     html! {
-        section id="actions" class="actions" data-job-id=(j.id) aria-label="Job actions" {
-            @for s in &specs {
-                form method="post" action={ "/jobs/" (j.id) "/" (s.name) } class="action" data-action=(s.name)
-                    data-states=(s.states.join(" ")) hidden[!s.states.contains(&j.state)] {
+        section id="actions" class="actions" data-job-id=(j.id) data-actions=(action_names(&j.actions))
+            aria-label="Job actions" {
+            @for a in offered {
+                @let (text, confirm) = label(a);
+                form method="post" action={ "/jobs/" (j.id) "/" (a) } class="action" data-action=(a)
+                    hidden[!j.actions.contains(&a)] {
                     input type="hidden" name="csrf" value=(p.csrf);
-                    @if s.name == "revert" {
+                    @if a == Action::Revert {
                         label for="revert-totp" { "TOTP code" }
                         input id="revert-totp" name="totp" inputmode="numeric" autocomplete="one-time-code"
                             pattern="[0-9]{6}" maxlength="6" required;
-                    }
-                    @if s.name == "revert" {
-                        button type="submit" { (s.label) }
+                        button type="submit" { (text) }
                     } @else {
-                        button type="submit" class=[(s.name == "ready").then_some("primary")] data-action=(s.name)
-                            data-confirm=[s.confirm] { (s.label) }
+                        button type="submit" class=[(a == Action::Ready).then_some("primary")] data-action=(a)
+                            data-confirm=[confirm] { (text) }
                     }
                 }
             }

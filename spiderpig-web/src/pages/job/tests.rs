@@ -1,14 +1,14 @@
 //! The job page's markup: who sees which prompt buttons and actions, the
 //! stage strip, and that scap's text stays text.
 
-use spiderpig_policy::GerritBase;
+use spiderpig_policy::{GerritBase, Stage};
 use spiderpig_proto::v1 as pb;
 
 use super::log::Excerpt;
 use super::render::{JobPage, render, stage_strip};
 use crate::auth::Me;
 use crate::links::Links;
-use crate::views::{self, JobView};
+use crate::views;
 
 fn viewer(name: &str, admin: bool) -> Me {
     Me {
@@ -27,8 +27,8 @@ fn links() -> Links {
     )
 }
 
-fn job(state: pb::JobState, prompt: Option<pb::Prompt>) -> JobView {
-    views::job(&pb::Job {
+fn job(state: pb::JobState, prompt: Option<pb::Prompt>) -> pb::Job {
+    pb::Job {
         id: 12,
         owner: "ann".into(),
         kind: pb::JobKind::Backport as i32,
@@ -39,7 +39,7 @@ fn job(state: pb::JobState, prompt: Option<pb::Prompt>) -> JobView {
         last_seq: 40,
         outcome: "<b>bold</b>".into(),
         ..Default::default()
-    })
+    }
 }
 
 fn choices_prompt() -> pb::Prompt {
@@ -62,7 +62,9 @@ fn choices_prompt() -> pb::Prompt {
     }
 }
 
-fn page(job: &JobView, who: &Me) -> String {
+/// The page of `job` as `who` sees it (the view carries their actions).
+fn page(job: &pb::Job, who: &Me) -> String {
+    let job = &views::job(job, &who.viewer()).unwrap();
     let log = Excerpt {
         text: "<script>x</script>\n".into(),
         earlier: true,
@@ -191,21 +193,24 @@ fn actions_follow_state_and_role() {
 fn a_revert_job_offers_no_revert_and_revert_needs_a_totp_code() {
     let mut j = job(pb::JobState::Done, None);
     let html = page(&j, &viewer("bob", false));
-    assert!(html.contains(r#"data-action="revert" data-states="done""#));
+    assert!(html.contains(
+        r#"<section id="actions" class="actions" data-job-id="12" data-actions="revert""#
+    ));
+    assert!(html.contains(r#"action="/jobs/12/revert" class="action" data-action="revert">"#));
     assert!(html.contains(r#"<input id="revert-totp" name="totp""#));
-    j.kind = "revert";
+    j.kind = pb::JobKind::Revert as i32;
     assert!(!page(&j, &viewer("bob", false)).contains("data-action=\"revert\""));
 }
 
 #[test]
 fn stage_strip_marks_the_current_stage_in_text_and_aria() {
-    let html = stage_strip("canaries").into_string();
+    let html = stage_strip(Stage::Canaries).into_string();
     assert!(html.contains(r#"<li data-stage="test_servers" class="done">Test servers<span class="stage-mark"> (done)</span></li>"#), "{html}");
     assert!(html.contains(r#"<li data-stage="canaries" class="current" aria-current="step">Canaries<span class="stage-mark"> (current)</span></li>"#));
     assert!(html.contains(r#"<li data-stage="production" class="pending">Production<span class="stage-mark"></span></li>"#));
     assert_eq!(html.matches("aria-current").count(), 1);
     assert_eq!(
-        stage_strip("queued")
+        stage_strip(Stage::Queued)
             .into_string()
             .matches("aria-current")
             .count(),
