@@ -18,16 +18,17 @@ mod recovery;
 mod run;
 mod session;
 mod tick;
+mod views;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use spiderpig_policy::{RedactionPatterns, Role, ScapPath};
-use spiderpig_proto::v1 as pb;
 
 pub use audit::Audit;
 pub use logbuf::JobLog;
 pub use session::Caller;
+pub use views::{AuditEntry, FreezeView, JobView, LogPage, QueueView, SessionView, StatusView};
 
 use crate::auth::oidc::OidcClient;
 use crate::auth::pending::PendingLogins;
@@ -153,27 +154,24 @@ impl Engine {
     }
 
     /// The queue snapshot as users see it.
-    pub fn queue_snapshot(&self, tx: &impl Reads) -> Result<pb::QueueResponse> {
-        let now = self.now();
+    pub fn queue_snapshot(&self, tx: &impl Reads) -> Result<QueueView> {
         let active = match tx.active()? {
-            Some(id) => tx.job(id)?.map(|j| crate::rpc::convert::job(&j, 0)),
+            Some(id) => tx.job(id)?,
             None => None,
         };
         let mut queued = Vec::new();
-        for (i, id) in tx.queue()?.iter().enumerate() {
-            if let Some(j) = tx.job(*id)? {
-                queued.push(crate::rpc::convert::job(&j, i as u32 + 1));
-            }
+        for id in tx.queue()? {
+            queued.extend(tx.job(id)?);
         }
-        Ok(pb::QueueResponse {
+        Ok(QueueView {
             active,
             queued,
-            freeze: Some(crate::rpc::convert::freeze(&tx.freeze()?, now)),
+            freeze: FreezeView::at(tx.freeze()?, self.now()),
         })
     }
 
     /// A job as users see it, with its queue place.
-    pub fn job_view(&self, tx: &impl Reads, id: u64) -> Result<pb::Job> {
+    pub fn job_view(&self, tx: &impl Reads, id: u64) -> Result<JobView> {
         let job = tx.job_or_404(id)?;
         let position = tx
             .queue()?
@@ -181,7 +179,7 @@ impl Engine {
             .position(|q| *q == id)
             .map(|p| p as u32 + 1)
             .unwrap_or(0);
-        Ok(crate::rpc::convert::job(&job, position))
+        Ok(JobView { job, position })
     }
 
     /// After a commit that changed jobs or the queue: tell every watcher.
@@ -195,15 +193,7 @@ impl Engine {
             Ok((queue, jobs))
         });
         match snapshot {
-            Ok((queue, jobs)) => {
-                for job in jobs {
-                    self.hub
-                        .publish(pb::event::Kind::Job(pb::JobChanged { job: Some(job) }));
-                }
-                self.hub.publish(pb::event::Kind::Queue(pb::QueueChanged {
-                    queue: Some(queue),
-                }));
-            }
+            Ok((queue, jobs)) => self.hub.publish_jobs(&queue, &jobs),
             Err(e) => tracing::error!(error = %e, "cannot publish job change"),
         }
     }

@@ -2,7 +2,7 @@
 //! live in [`UserRecord`]; its `Debug` hides them.
 
 use serde::{Deserialize, Serialize};
-use spiderpig_policy::{JobState, Role, Stage};
+use spiderpig_policy::{ChangeNumber, JobState, Role, Stage};
 
 use crate::auth::totp::TotpState;
 use crate::clock::Millis;
@@ -107,7 +107,7 @@ pub struct JobRecord {
     pub id: u64,
     pub owner: String,
     pub kind: JobKind,
-    pub changes: Vec<u64>,
+    pub changes: Vec<ChangeNumber>,
     pub state: JobState,
     pub stage: Stage,
     pub created_ms: Millis,
@@ -129,7 +129,13 @@ pub struct JobRecord {
 
 impl JobRecord {
     /// A new queued job.
-    pub fn queued(id: u64, owner: &str, kind: JobKind, changes: Vec<u64>, now: Millis) -> Self {
+    pub fn queued(
+        id: u64,
+        owner: &str,
+        kind: JobKind,
+        changes: Vec<ChangeNumber>,
+        now: Millis,
+    ) -> Self {
         JobRecord {
             id,
             owner: owner.to_string(),
