@@ -17,6 +17,8 @@ mod queries;
 mod recovery;
 mod run;
 mod session;
+#[cfg(test)]
+mod tests;
 mod tick;
 mod views;
 
