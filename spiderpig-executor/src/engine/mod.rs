@@ -65,7 +65,30 @@ pub(crate) struct LiveRun {
     pub kill_reason: Option<String>,
 }
 
-/// The engine.
+/// The monitor's decisions and state: sign-in and sessions, the queue and
+/// the deployment lock, scap's runs and their logs. Every change is one redb
+/// write transaction holding the change and its audit record; watchers hear
+/// of it (through the [`Hub`]) only after the commit. The RPC layer hands it
+/// an authenticated [`Caller`] and `policy` newtypes; it decides who may do
+/// what ([`spiderpig_policy::transition`]) and answers with domain values
+/// (`views`), never protocol messages.
+///
+/// # Locks
+///
+/// All are `std` mutexes held for short, non-async sections (none across an
+/// `.await`). When more than one is held, they are taken in this order, and
+/// never the other way round:
+///
+/// 1. `flush_gate` (taken before the write transaction, never inside it);
+/// 2. the store's write transaction (redb serialises writers; a read
+///    transaction never waits for one, so reads may happen under any lock);
+/// 3. `logs`, the map of log buffers (held only to find or create one);
+/// 4. one job's [`JobLog`];
+/// 5. the hub's own locks (a log record is published under its `JobLog`, so
+///    watchers see seq order).
+///
+/// `runs` is taken alone: only to look up, insert or remove a run, and its
+/// [`RunControl`] is cloned out before it is used.
 pub struct Engine {
     pub(crate) store: Arc<Store>,
     pub(crate) clock: SharedClock,

@@ -21,7 +21,11 @@ use crate::error::ExecutorError;
 use crate::peer::PeerIdentity;
 use crate::wire;
 
-/// The service.
+/// The `Admin` service, served on admin.sock to the peers its SO_PEERCRED
+/// check admitted (root or the admin group): freezes, bans, sessions, the
+/// queue, releasing the lock, logs with hidden lines, the audit trail. Each
+/// call names the acting admin (from the peer's credentials) in its audit
+/// record; a refusal is audited too.
 #[derive(Debug, Clone)]
 pub struct AdminService {
     engine: Arc<Engine>,

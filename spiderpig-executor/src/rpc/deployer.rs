@@ -3,7 +3,7 @@
 //! Each verb is a [`Verb`](super::verbs::Verb) impl: its phase, its typed
 //! request and its engine call, declared once, in `signin` (the IDP steps,
 //! TOTP, the session's own calls) or `jobs` (everything that needs a full
-//! session). [`serve`] runs every call the same way. [`DEPLOYER_VERBS`]
+//! session). `serve` runs every call the same way. [`DEPLOYER_VERBS`]
 //! lists them, and a test holds it to the proto.
 
 use std::pin::Pin;
@@ -20,8 +20,13 @@ use crate::engine::Engine;
 use crate::error::ExecutorError;
 use crate::wire;
 
-/// The `Deployer` service: the web's only way into the monitor. It holds
-/// nothing but the engine; every method is one [`serve`] call.
+/// The `Deployer` service, served on executor.sock to the web's uid only
+/// (checked per connection before a byte is read). It is the web's only way
+/// into the monitor; every request is untrusted. It holds nothing but the
+/// engine: every method is one `serve` call with the verb's [`Verb`]
+/// impl, so the phase, the parsing and the refusal audit cannot be skipped.
+///
+/// [`Verb`]: super::verbs::Verb
 #[derive(Debug, Clone)]
 pub struct DeployerService {
     engine: Arc<Engine>,

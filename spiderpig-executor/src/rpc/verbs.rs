@@ -3,7 +3,7 @@
 //! engine before the checks here pass.
 //!
 //! Every verb is one [`Verb`] impl (in `deployer.rs`) that names its phase
-//! and parses its request into `policy` newtypes; [`serve`] is the one path
+//! and parses its request into `policy` newtypes; `serve` is the one path
 //! every call takes:
 //!
 //! 1. the request context is checked (sizes, printable ASCII);
