@@ -59,6 +59,8 @@ pub enum PolicyError {
     JobIdZero,
     /// A job id that is not a positive decimal number.
     JobIdMalformed,
+    /// The prompt id 0.
+    PromptIdZero,
 
     // --- jobs ---
     /// The job's state does not allow this event.
@@ -171,6 +173,7 @@ impl PolicyError {
             }
             JobIdZero => "0 is not a job id: job ids start at 1",
             JobIdMalformed => "a job id is a positive number such as 42",
+            PromptIdZero => "0 is not a prompt id: prompt ids start at 1",
             NotYourJob => {
                 "this job belongs to someone else: only its owner or an admin may do that"
             }
@@ -225,6 +228,7 @@ mod tests {
             TotpCodeMalformed,
             JobIdZero,
             JobIdMalformed,
+            PromptIdZero,
             NotAllowed {
                 event: JobEvent::Cancel,
                 state: JobState::Done,

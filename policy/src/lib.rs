@@ -14,7 +14,8 @@
 //!   [`ChangeNumber`]s.
 //! - [`command`]: the allowlist — the only scap invocations the executor can build,
 //!   with their exact argv and environment.
-//! - [`username`], [`totp_code`], [`job_id`]: small validated newtypes.
+//! - [`username`], [`totp_code`], [`job_id`], [`prompt_id`]: small validated
+//!   newtypes.
 //! - [`machine`]: scap's machine-mode protocol: splitting output into bounded lines
 //!   and decoding them into [`ScapMessage`]s.
 //! - [`redact`]: decides which log lines users may see.
@@ -41,6 +42,7 @@ pub mod job;
 pub mod job_id;
 pub mod limits;
 pub mod machine;
+pub mod prompt_id;
 pub mod redact;
 pub mod stage;
 mod text;
@@ -60,6 +62,7 @@ pub use job::{
 };
 pub use job_id::JobId;
 pub use machine::{Choice, LineAssembler, Progress, RawLine, ScapMessage, decode_line};
+pub use prompt_id::PromptId;
 pub use redact::{
     DEFAULT_PATTERN, PLACEHOLDER, RedactionPatterns, Redactor, Verdict, sanitize_for_display,
     strip_terminal_controls,

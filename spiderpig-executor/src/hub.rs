@@ -34,7 +34,11 @@ impl Revocation {
     }
 }
 
-/// The hub.
+/// Live events from the engine to the Watch streams: one broadcast ring for
+/// global events (jobs, queue, freeze, prompts), one per job for its log,
+/// and one for session revocations. Publishing never blocks: a slow stream
+/// loses its oldest events and is told. The engine publishes through
+/// `crate::wire`'s domain-typed methods; the `pb` messages are built there.
 pub struct Hub {
     events: broadcast::Sender<Arc<pb::Event>>,
     revocations: broadcast::Sender<(Revocation, String)>,

@@ -19,7 +19,10 @@
 //! - [`engine`]: the queue and the deployment lock; applies job transitions.
 //! - [`peer`]: SO_PEERCRED checks for both sockets.
 //! - [`server`]: socket setup, gRPC limits, `run(config, shutdown)`.
-//! - [`rpc`]: the `Deployer` and `Admin` services (input is untrusted).
+//! - [`rpc`]: the `Deployer` and `Admin` services (input is untrusted);
+//!   `rpc::verbs` is the Deployer's dispatch table (a phase per verb).
+//! - [`wire`]: the one mapping between the engine's values and protocol
+//!   messages, for `rpc` and for the engine's publishing through the hub.
 //! - [`daemon`]: `serve`: assembling everything and running until shutdown.
 //! - [`ctl`]: the `spiderpig-executor ctl` admin client.
 //! - [`retention`]: pruning of old job logs.
@@ -40,5 +43,6 @@ pub mod runner;
 pub mod server;
 pub mod store;
 pub mod time_fmt;
+pub mod wire;
 
 pub use error::{ExecutorError, Result};

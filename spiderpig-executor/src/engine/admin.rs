@@ -4,12 +4,10 @@
 use std::sync::Arc;
 
 use spiderpig_policy::{Actor, JobEvent, JobState, Username, validate_reason};
-use spiderpig_proto::v1 as pb;
 
-use super::{Audit, Ctx, Engine};
+use super::{Audit, AuditEntry, Ctx, Engine, FreezeView, LogPage, SessionView, StatusView};
 use crate::error::{ExecutorError, Result};
 use crate::hub::Revocation;
-use crate::rpc::convert;
 use crate::store::{BanRecord, FreezeRecord, LogKind, LogRow, Reads};
 
 /// Who is acting on admin.sock.
@@ -34,7 +32,7 @@ impl Engine {
         Ok(validate_reason(text)?.as_str().to_string())
     }
 
-    pub fn freeze(&self, who: &AdminActor, reason: &str, until_ms: i64) -> Result<pb::Freeze> {
+    pub fn freeze(&self, who: &AdminActor, reason: &str, until_ms: i64) -> Result<FreezeView> {
         let reason = Self::reason(reason)?;
         let now = self.now();
         if until_ms != 0 && until_ms <= now {
@@ -57,15 +55,13 @@ impl Engine {
                     .with_reason(&reason),
             )
         })?;
-        let view = convert::freeze(&record, now);
-        self.hub.publish(pb::event::Kind::Freeze(pb::FreezeChanged {
-            freeze: Some(view.clone()),
-        }));
+        let view = FreezeView::at(record, now);
+        self.hub.publish_freeze(&view);
         self.publish_jobs(&[]);
         Ok(view)
     }
 
-    pub fn unfreeze(&self, who: &AdminActor, reason: &str) -> Result<pb::Freeze> {
+    pub fn unfreeze(&self, who: &AdminActor, reason: &str) -> Result<FreezeView> {
         let reason = Self::reason(reason)?;
         let promoted = self.store.write(|tx| {
             tx.set_freeze(&FreezeRecord::default())?;
@@ -76,10 +72,8 @@ impl Engine {
             )?;
             self.promote_in(tx)
         })?;
-        let view = convert::freeze(&FreezeRecord::default(), self.now());
-        self.hub.publish(pb::event::Kind::Freeze(pb::FreezeChanged {
-            freeze: Some(view.clone()),
-        }));
+        let view = FreezeView::at(FreezeRecord::default(), self.now());
+        self.hub.publish_freeze(&view);
         self.publish_jobs(&promoted.into_iter().collect::<Vec<_>>());
         Ok(view)
     }
@@ -177,12 +171,15 @@ impl Engine {
         Ok(ended)
     }
 
-    pub fn list_sessions(&self) -> Result<Vec<pb::SessionInfo>> {
+    pub fn list_sessions(&self) -> Result<Vec<SessionView>> {
         self.store.read(|tx| {
             Ok(tx
                 .sessions()?
                 .iter()
-                .map(|(_, s)| convert::session_info(s, self.session_expiry(s)))
+                .map(|(_, s)| SessionView {
+                    expires_ms: self.session_expiry(s),
+                    session: s.clone(),
+                })
                 .collect())
         })
     }
@@ -331,7 +328,7 @@ impl Engine {
         after: u64,
         limit: u32,
         sensitive: bool,
-    ) -> Result<(Vec<pb::LogRecord>, bool)> {
+    ) -> Result<LogPage> {
         if sensitive && after == 0 {
             self.store.write(|tx| {
                 let target = format!("job {job}");
@@ -341,24 +338,18 @@ impl Engine {
                 )
             })?;
         }
-        self.get_log(job, after, limit, sensitive)
+        self.get_log(job, after, limit)
     }
 
-    pub fn audit_trail(&self, since_ms: i64, limit: u32) -> Result<Vec<pb::AuditRecord>> {
+    pub fn audit_trail(&self, since_ms: i64, limit: u32) -> Result<Vec<AuditEntry>> {
         let limit = match limit {
             0 => 1000,
             n => (n as usize).min(10_000),
         };
-        self.store.read(|tx| {
-            Ok(tx
-                .audit(since_ms, limit)?
-                .iter()
-                .map(|(seq, a)| convert::audit(*seq, a))
-                .collect())
-        })
+        self.store.read(|tx| tx.audit(since_ms, limit))
     }
 
-    pub fn status(self: &Arc<Self>) -> Result<pb::StatusResponse> {
+    pub fn status(self: &Arc<Self>) -> Result<StatusView> {
         let now = self.now();
         self.store.read(|tx| {
             let active = match tx.active()? {
@@ -370,10 +361,9 @@ impl Engine {
                 .iter()
                 .filter(|(_, s)| s.totp_passed && now < self.session_expiry(s))
                 .count() as u32;
-            Ok(pb::StatusResponse {
-                version: env!("CARGO_PKG_VERSION").to_string(),
-                started_at_ms: self.started_ms,
-                freeze: Some(convert::freeze(&tx.freeze()?, now)),
+            Ok(StatusView {
+                started_ms: self.started_ms,
+                freeze: FreezeView::at(tx.freeze()?, now),
                 active,
                 queued: tx.queue()?.len() as u32,
                 sessions,

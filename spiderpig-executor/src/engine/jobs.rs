@@ -3,12 +3,12 @@
 //! checked here or in the policy crate before anything changes.
 
 use spiderpig_policy::{
-    Actor, InputLine, JobEvent, JobState, validate_change_list, validate_choice,
+    Actor, ChangeNumber, InputLine, JobEvent, JobId, JobState, PromptId, TotpCode, validate_choice,
     validate_input_line,
 };
 
 use super::session::Caller;
-use super::{Audit, Ctx, Engine};
+use super::{Audit, Ctx, Engine, JobView};
 use crate::error::{ExecutorError, Result};
 use crate::runner::Answer;
 use crate::store::{JobKind, JobRecord, LogKind, LogRow, Reads, WriteTx};
@@ -32,15 +32,27 @@ pub enum ProposedAnswer {
 }
 
 impl Engine {
-    /// Queue a backport. A fresh TOTP code is required.
-    pub fn submit(&self, caller: &Caller, changes: &[u64], totp: &str, ctx: &Ctx) -> Result<u64> {
-        let changes = validate_change_list(changes)?;
-        let changes: Vec<u64> = changes.iter().map(|c| c.get()).collect();
-        self.queue_job(caller, JobKind::Backport, changes, 0, totp, ctx)
+    /// Queue a backport of `changes` (a list checked by
+    /// `policy::validate_change_list`). A fresh TOTP code is required.
+    pub fn submit(
+        &self,
+        caller: &Caller,
+        changes: &[ChangeNumber],
+        totp: &TotpCode,
+        ctx: &Ctx,
+    ) -> Result<JobView> {
+        self.queue_job(caller, JobKind::Backport, changes.to_vec(), 0, totp, ctx)
     }
 
     /// Queue `scap backport --revert` of a finished backport's changes.
-    pub fn revert(&self, caller: &Caller, job_id: u64, totp: &str, ctx: &Ctx) -> Result<u64> {
+    pub fn revert(
+        &self,
+        caller: &Caller,
+        job_id: JobId,
+        totp: &TotpCode,
+        ctx: &Ctx,
+    ) -> Result<JobView> {
+        let job_id = job_id.get();
         let source = self.store.read(|tx| tx.job_or_404(job_id))?;
         if !spiderpig_policy::may_revert(source.state, source.kind) {
             return Err(ExecutorError::WrongState(
@@ -54,11 +66,11 @@ impl Engine {
         &self,
         caller: &Caller,
         kind: JobKind,
-        changes: Vec<u64>,
+        changes: Vec<ChangeNumber>,
         reverts: u64,
-        totp: &str,
+        totp: &TotpCode,
         ctx: &Ctx,
-    ) -> Result<u64> {
+    ) -> Result<JobView> {
         let limit = self.config.limits.queued_jobs_per_user;
         let (id, promoted) = self.store.write_outcome(|tx| {
             if let Err(e) = self.check_totp(tx, &caller.username, totp, ctx)? {
@@ -87,11 +99,12 @@ impl Engine {
         let mut changed = vec![id];
         changed.extend(promoted.filter(|p| *p != id));
         self.publish_jobs(&changed);
-        Ok(id)
+        self.store.read(|tx| self.job_view(tx, id))
     }
 
     /// Owner (or admin) cancels a queued or awaiting-ready job.
-    pub fn cancel(&self, caller: &Caller, job_id: u64, ctx: &Ctx) -> Result<()> {
+    pub fn cancel(&self, caller: &Caller, job_id: JobId, ctx: &Ctx) -> Result<()> {
+        let job_id = job_id.get();
         let promoted = self.store.write(|tx| {
             let mut job = tx.job_or_404(job_id)?;
             let was = job.state;
@@ -141,9 +154,10 @@ impl Engine {
     pub async fn ready(
         self: &std::sync::Arc<Self>,
         caller: &Caller,
-        job_id: u64,
+        id: JobId,
         ctx: &Ctx,
     ) -> Result<()> {
+        let job_id = id.get();
         let job = self.store.write(|tx| {
             let mut job = tx.job_or_404(job_id)?;
             let freeze = tx.freeze()?;
@@ -162,18 +176,19 @@ impl Engine {
             Ok(job)
         })?;
         self.publish_jobs(&[job_id]);
-        self.start_run(job).await
+        self.start_run(id, job).await
     }
 
     /// Answer the pending prompt of a job.
     pub async fn respond(
         &self,
         caller: &Caller,
-        job_id: u64,
-        prompt_id: u64,
+        job_id: JobId,
+        prompt_id: PromptId,
         answer: ProposedAnswer,
         ctx: &Ctx,
     ) -> Result<()> {
+        let (job_id, prompt_id) = (job_id.get(), prompt_id.get());
         let (validated, label) = self.store.write(|tx| {
             let mut job = tx.job_or_404(job_id)?;
             let actor = actor_for(caller, &job);
@@ -201,14 +216,7 @@ impl Engine {
         let note = format!("{} chose: {}", caller.username, label);
         self.append_log(job_id, LogRow::now(self.now(), LogKind::Answer, note));
         self.hub
-            .publish(spiderpig_proto::v1::event::Kind::PromptClosed(
-                spiderpig_proto::v1::PromptClosed {
-                    job_id,
-                    prompt_id,
-                    answered_by: caller.username.clone(),
-                    answer_label: label,
-                },
-            ));
+            .publish_prompt_closed(job_id, prompt_id, &caller.username, &label);
         self.publish_jobs(&[job_id]);
         let control = self.run_control(job_id);
         match control {
@@ -220,14 +228,10 @@ impl Engine {
     }
 
     /// Owner (or admin) frees the lock after scap exited or after a restart.
-    pub fn finish(&self, caller: &Caller, job_id: u64, ctx: &Ctx) -> Result<()> {
-        self.finish_as(
-            &caller.username,
-            actor_for(caller, &caller_job(self, job_id)?),
-            job_id,
-            "",
-            ctx,
-        )
+    pub fn finish(&self, caller: &Caller, job_id: JobId, ctx: &Ctx) -> Result<()> {
+        let job_id = job_id.get();
+        let actor = actor_for(caller, &caller_job(self, job_id)?);
+        self.finish_as(&caller.username, actor, job_id, "", ctx)
     }
 
     pub(crate) fn finish_as(
@@ -266,8 +270,10 @@ impl Engine {
     }
 
     /// Owner (or admin) sends SIGINT to scap.
-    pub fn interrupt(&self, who: &str, actor: Actor, job_id: u64, ctx: &Ctx) -> Result<()> {
-        self.interrupt_as(who, actor, job_id, "", ctx)
+    pub fn interrupt(&self, caller: &Caller, job_id: JobId, ctx: &Ctx) -> Result<()> {
+        let job_id = job_id.get();
+        let actor = actor_for(caller, &caller_job(self, job_id)?);
+        self.interrupt_as(&caller.username, actor, job_id, "", ctx)
     }
 
     /// [`Engine::interrupt`], with the admin's reason in its audit record.

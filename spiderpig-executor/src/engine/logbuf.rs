@@ -14,7 +14,6 @@ use spiderpig_policy::Stage;
 
 use super::Engine;
 use crate::error::Result;
-use crate::rpc::convert;
 use crate::store::{JobRecord, LogKind, LogRow, ProgressRecord, Reads, WriteTx};
 
 /// How long log lines may wait for their commit.
@@ -104,7 +103,7 @@ impl Engine {
             log.last_redacted = Some(seq);
         }
         // Published under the lock so watchers see seq order.
-        self.hub.publish_log(convert::log(job, seq, &row));
+        self.hub.publish_log_row(job, seq, &row);
         log.unflushed.push((seq, row));
         seq
     }

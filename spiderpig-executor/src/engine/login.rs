@@ -223,19 +223,15 @@ impl Engine {
         &self,
         tx: &mut WriteTx,
         username: &str,
-        code: &str,
+        code: &TotpCode,
         ctx: &Ctx,
     ) -> Result<Result<()>> {
-        let code = match TotpCode::parse(code) {
-            Ok(c) => c,
-            Err(_) => return Ok(Err(ExecutorError::TotpMalformed)),
-        };
         let mut user = tx.user(username)?.ok_or(ExecutorError::Unauthenticated)?;
         let Some(b32) = user.totp_secret.clone() else {
             return Ok(Err(ExecutorError::TotpNotEnrolled));
         };
         let secret = TotpSecret::from_base32(&b32)?;
-        let (outcome, state) = totp::verify(&secret, &code, self.now(), &user.totp);
+        let (outcome, state) = totp::verify(&secret, code, self.now(), &user.totp);
         user.totp = state;
         if outcome.is_ok() {
             user.totp_confirmed = true;
@@ -258,12 +254,18 @@ impl Engine {
     }
 
     /// Second factor: a pre-TOTP session becomes a full one, with a new token.
+    /// A session passes TOTP once: a full session is refused.
     pub fn verify_totp(
         &self,
         caller: &Caller,
-        code: &str,
+        code: &TotpCode,
         ctx: &Ctx,
     ) -> Result<(SessionToken, i64)> {
+        if caller.totp_passed {
+            return Err(ExecutorError::WrongState(
+                "TOTP already passed for this session".into(),
+            ));
+        }
         let (token, expires) = self.store.write_outcome(|tx| {
             if let Err(e) = self.check_totp(tx, &caller.username, code, ctx)? {
                 return Ok(Err(e));

@@ -17,17 +17,20 @@ mod queries;
 mod recovery;
 mod run;
 mod session;
+#[cfg(test)]
+mod tests;
 mod tick;
+mod views;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use spiderpig_policy::{RedactionPatterns, Role, ScapPath};
-use spiderpig_proto::v1 as pb;
 
 pub use audit::Audit;
 pub use logbuf::JobLog;
 pub use session::Caller;
+pub use views::{AuditEntry, FreezeView, JobView, LogPage, QueueView, SessionView, StatusView};
 
 use crate::auth::oidc::OidcClient;
 use crate::auth::pending::PendingLogins;
@@ -62,7 +65,30 @@ pub(crate) struct LiveRun {
     pub kill_reason: Option<String>,
 }
 
-/// The engine.
+/// The monitor's decisions and state: sign-in and sessions, the queue and
+/// the deployment lock, scap's runs and their logs. Every change is one redb
+/// write transaction holding the change and its audit record; watchers hear
+/// of it (through the [`Hub`]) only after the commit. The RPC layer hands it
+/// an authenticated [`Caller`] and `policy` newtypes; it decides who may do
+/// what ([`spiderpig_policy::transition`]) and answers with domain values
+/// (`views`), never protocol messages.
+///
+/// # Locks
+///
+/// All are `std` mutexes held for short, non-async sections (none across an
+/// `.await`). When more than one is held, they are taken in this order, and
+/// never the other way round:
+///
+/// 1. `flush_gate` (taken before the write transaction, never inside it);
+/// 2. the store's write transaction (redb serialises writers; a read
+///    transaction never waits for one, so reads may happen under any lock);
+/// 3. `logs`, the map of log buffers (held only to find or create one);
+/// 4. one job's [`JobLog`];
+/// 5. the hub's own locks (a log record is published under its `JobLog`, so
+///    watchers see seq order).
+///
+/// `runs` is taken alone: only to look up, insert or remove a run, and its
+/// [`RunControl`] is cloned out before it is used.
 pub struct Engine {
     pub(crate) store: Arc<Store>,
     pub(crate) clock: SharedClock,
@@ -153,27 +179,24 @@ impl Engine {
     }
 
     /// The queue snapshot as users see it.
-    pub fn queue_snapshot(&self, tx: &impl Reads) -> Result<pb::QueueResponse> {
-        let now = self.now();
+    pub fn queue_snapshot(&self, tx: &impl Reads) -> Result<QueueView> {
         let active = match tx.active()? {
-            Some(id) => tx.job(id)?.map(|j| crate::rpc::convert::job(&j, 0)),
+            Some(id) => tx.job(id)?,
             None => None,
         };
         let mut queued = Vec::new();
-        for (i, id) in tx.queue()?.iter().enumerate() {
-            if let Some(j) = tx.job(*id)? {
-                queued.push(crate::rpc::convert::job(&j, i as u32 + 1));
-            }
+        for id in tx.queue()? {
+            queued.extend(tx.job(id)?);
         }
-        Ok(pb::QueueResponse {
+        Ok(QueueView {
             active,
             queued,
-            freeze: Some(crate::rpc::convert::freeze(&tx.freeze()?, now)),
+            freeze: FreezeView::at(tx.freeze()?, self.now()),
         })
     }
 
     /// A job as users see it, with its queue place.
-    pub fn job_view(&self, tx: &impl Reads, id: u64) -> Result<pb::Job> {
+    pub fn job_view(&self, tx: &impl Reads, id: u64) -> Result<JobView> {
         let job = tx.job_or_404(id)?;
         let position = tx
             .queue()?
@@ -181,7 +204,7 @@ impl Engine {
             .position(|q| *q == id)
             .map(|p| p as u32 + 1)
             .unwrap_or(0);
-        Ok(crate::rpc::convert::job(&job, position))
+        Ok(JobView { job, position })
     }
 
     /// After a commit that changed jobs or the queue: tell every watcher.
@@ -195,15 +218,7 @@ impl Engine {
             Ok((queue, jobs))
         });
         match snapshot {
-            Ok((queue, jobs)) => {
-                for job in jobs {
-                    self.hub
-                        .publish(pb::event::Kind::Job(pb::JobChanged { job: Some(job) }));
-                }
-                self.hub.publish(pb::event::Kind::Queue(pb::QueueChanged {
-                    queue: Some(queue),
-                }));
-            }
+            Ok((queue, jobs)) => self.hub.publish_jobs(&queue, &jobs),
             Err(e) => tracing::error!(error = %e, "cannot publish job change"),
         }
     }

@@ -1,16 +1,12 @@
 //! Reads: jobs, history, the queue, logs. Trust: ids and filters come from
 //! the web or ctl and are bounded here.
 
-use std::sync::Arc;
+use spiderpig_policy::{JobId, JobState};
 
-use spiderpig_policy::JobState;
-use spiderpig_proto::v1 as pb;
-use tokio::sync::broadcast;
-
-use super::Engine;
+use super::{Engine, JobView, LogPage, QueueView};
 use crate::error::Result;
-use crate::rpc::convert;
 use crate::store::{JobFilter, Reads};
+use crate::wire::LiveLog;
 
 /// Most jobs in one page of history.
 pub const MAX_PAGE: usize = 100;
@@ -18,11 +14,11 @@ pub const MAX_PAGE: usize = 100;
 pub const MAX_LOG_PAGE: usize = 5000;
 
 impl Engine {
-    pub fn get_job(&self, id: u64) -> Result<pb::Job> {
-        self.store.read(|tx| self.job_view(tx, id))
+    pub fn get_job(&self, id: JobId) -> Result<JobView> {
+        self.store.read(|tx| self.job_view(tx, id.get()))
     }
 
-    pub fn get_queue(&self) -> Result<pb::QueueResponse> {
+    pub fn get_queue(&self) -> Result<QueueView> {
         self.store.read(|tx| self.queue_snapshot(tx))
     }
 
@@ -33,7 +29,7 @@ impl Engine {
         page_size: u32,
         owner: Option<String>,
         states: Vec<JobState>,
-    ) -> Result<(Vec<pb::Job>, u64)> {
+    ) -> Result<(Vec<JobView>, u64)> {
         let size = match page_size {
             0 => 50,
             n => (n as usize).min(MAX_PAGE),
@@ -51,7 +47,10 @@ impl Engine {
                 .iter()
                 .map(|j| {
                     let pos = queue.iter().position(|q| *q == j.id).map(|p| p as u32 + 1);
-                    convert::job(j, pos.unwrap_or(0))
+                    JobView {
+                        job: j.clone(),
+                        position: pos.unwrap_or(0),
+                    }
                 })
                 .collect();
             Ok((views, next))
@@ -59,15 +58,9 @@ impl Engine {
     }
 
     /// Log records after `after_seq`, from the store and the unflushed
-    /// buffer (read under the buffer's lock: no gap). `include_sensitive`
-    /// is for the admin socket only.
-    pub fn get_log(
-        &self,
-        job: u64,
-        after_seq: u64,
-        limit: u32,
-        include_sensitive: bool,
-    ) -> Result<(Vec<pb::LogRecord>, bool)> {
+    /// buffer (read under the buffer's lock: no gap). The rows hold their
+    /// hidden lines: only the admin socket's encoding shows them.
+    pub fn get_log(&self, job: u64, after_seq: u64, limit: u32) -> Result<LogPage> {
         let limit = match limit {
             0 => 1000,
             n => (n as usize).min(MAX_LOG_PAGE),
@@ -85,22 +78,12 @@ impl Engine {
         }
         drop(guard);
         let more = rows.len() == limit;
-        let records = rows
-            .iter()
-            .map(|(seq, row)| {
-                if include_sensitive {
-                    convert::log_with_sensitive(job, *seq, row)
-                } else {
-                    convert::log(job, *seq, row)
-                }
-            })
-            .collect();
-        Ok((records, more))
+        Ok(LogPage { job, rows, more })
     }
 
     /// Subscribe to a job's live log. Returns the receiver and the first seq
     /// it will carry: everything below comes from [`Engine::get_log`].
-    pub fn subscribe_log(&self, job: u64) -> (broadcast::Receiver<Arc<pb::LogRecord>>, u64) {
+    pub fn subscribe_log(&self, job: u64) -> (LiveLog, u64) {
         match self.existing_log(job) {
             Some(log) => {
                 let guard = log.lock().unwrap_or_else(|e| e.into_inner());

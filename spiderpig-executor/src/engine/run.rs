@@ -9,14 +9,13 @@ use tokio::task::JoinHandle;
 
 use rand::TryRngCore;
 use spiderpig_policy::{
-    Actor, ChangeNumber, IoKey, JobEvent, PLACEHOLDER, ScapCommand, ScapEnvironment, Username,
+    Actor, ChangeNumber, IoKey, JobEvent, JobId, PLACEHOLDER, ScapCommand, ScapEnvironment,
+    Username,
 };
-use spiderpig_proto::v1 as pb;
 
 use super::logbuf::FLUSH_INTERVAL_MS;
 use super::{Audit, Engine, LiveRun};
 use crate::error::{ExecutorError, Result};
-use crate::rpc::convert;
 use crate::runner::{
     self, ExitInfo, PromptKind, PromptSpec, RunControl, RunHandle, RunSpec, RunnerEvent,
 };
@@ -38,12 +37,9 @@ impl Engine {
         runs.get(&job).map(|r| r.control.clone())
     }
 
-    fn spec_for(&self, job: &JobRecord) -> Result<RunSpec> {
-        let changes = job
-            .changes
-            .iter()
-            .map(|c| ChangeNumber::new(*c))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+    /// What to run for `job` (whose id the caller checked: `id`).
+    fn spec_for(&self, id: JobId, job: &JobRecord) -> Result<RunSpec> {
+        let changes = job.changes.clone();
         let command = match job.kind {
             JobKind::Backport => ScapCommand::backport(changes)?,
             JobKind::Revert => ScapCommand::revert(changes)?,
@@ -62,7 +58,7 @@ impl Engine {
             ssh_auth_sock: scap.ssh_auth_sock.clone(),
         };
         Ok(RunSpec {
-            job_id: spiderpig_policy::JobId::new(job.id)?,
+            job_id: id,
             command,
             scap: self.scap.clone(),
             env,
@@ -73,9 +69,9 @@ impl Engine {
     }
 
     /// Spawn scap for a job that just entered `running`.
-    pub(crate) async fn start_run(self: &Arc<Self>, job: JobRecord) -> Result<()> {
-        let id = job.id;
-        let spawned = self.spec_for(&job).and_then(runner::spawn);
+    pub(crate) async fn start_run(self: &Arc<Self>, job_id: JobId, job: JobRecord) -> Result<()> {
+        let id = job_id.get();
+        let spawned = self.spec_for(job_id, &job).and_then(runner::spawn);
         let handle = match spawned {
             Ok(h) => h,
             Err(e) => return self.failed_to_start(id, e),
@@ -89,7 +85,7 @@ impl Engine {
             JobKind::Backport => "scap backport",
             JobKind::Revert => "scap backport --revert",
         };
-        let changes: Vec<String> = job.changes.iter().map(u64::to_string).collect();
+        let changes: Vec<String> = job.changes.iter().map(ChangeNumber::to_string).collect();
         let note = format!(
             "SpiderPig started {what} {} for {}",
             changes.join(" "),
@@ -265,10 +261,7 @@ impl Engine {
         })?;
         self.trim_log(id, flushed);
         drop(gate);
-        self.hub
-            .publish(pb::event::Kind::PromptOpened(pb::PromptOpened {
-                prompt: Some(convert::prompt(id, &prompt)),
-            }));
+        self.hub.publish_prompt_opened(id, &prompt);
         self.publish_jobs(&[id]);
         Ok(())
     }

@@ -143,3 +143,37 @@ impl Engine {
         Ok(())
     }
 }
+
+/// Signing in without the IDP, for tests only: never in a release build
+/// (`cfg(test)` or the `test-support` feature).
+#[cfg(any(test, feature = "test-support"))]
+impl Engine {
+    /// Create `username` with a confirmed TOTP secret and open a full
+    /// session for them, as the IDP and TOTP steps would. Returns the caller
+    /// and the secret, to make codes with.
+    pub fn sign_in_for_test(
+        &self,
+        username: &str,
+        role: Role,
+    ) -> Result<(Caller, crate::auth::totp::TotpSecret)> {
+        let secret = crate::auth::totp::TotpSecret::generate();
+        let now = self.now();
+        let token = self.store.write(|tx| {
+            tx.put_user(&crate::store::UserRecord {
+                username: username.to_string(),
+                issuer: "test".into(),
+                subject: username.to_string(),
+                role,
+                totp_secret: Some(secret.to_base32()),
+                totp_confirmed: true,
+                totp: Default::default(),
+                banned: None,
+                created_ms: now,
+                last_login_ms: now,
+            })?;
+            let (token, _) = self.create_session(tx, username, role, true, "test")?;
+            Ok(token)
+        })?;
+        Ok((self.authenticate(token.as_str(), true)?, secret))
+    }
+}

@@ -6,12 +6,10 @@
 use std::sync::Arc;
 
 use spiderpig_policy::{Actor, JobEvent, JobState};
-use spiderpig_proto::v1 as pb;
 
-use super::{Audit, Engine};
+use super::{Audit, Engine, FreezeView};
 use crate::error::Result;
 use crate::hub::Revocation;
-use crate::rpc::convert;
 use crate::store::{FreezeRecord, Reads};
 
 impl Engine {
@@ -66,9 +64,8 @@ impl Engine {
             Ok(Some(self.promote_in(tx)?))
         })?;
         if let Some(promoted) = ended {
-            self.hub.publish(pb::event::Kind::Freeze(pb::FreezeChanged {
-                freeze: Some(convert::freeze(&FreezeRecord::default(), now)),
-            }));
+            self.hub
+                .publish_freeze(&FreezeView::at(FreezeRecord::default(), now));
             self.publish_jobs(&promoted.into_iter().collect::<Vec<_>>());
         }
         Ok(())

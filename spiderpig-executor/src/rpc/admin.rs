@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use spiderpig_policy::Username;
+use spiderpig_policy::{JobId, Username};
 use spiderpig_proto::v1 as pb;
 use spiderpig_proto::v1::admin_server::Admin;
 use tonic::{Request, Response, Status};
@@ -19,8 +19,13 @@ use super::deployer::list_filter;
 use crate::engine::{AdminActor, Audit, Ctx, Engine, LogoutScope};
 use crate::error::ExecutorError;
 use crate::peer::PeerIdentity;
+use crate::wire;
 
-/// The service.
+/// The `Admin` service, served on admin.sock to the peers its SO_PEERCRED
+/// check admitted (root or the admin group): freezes, bans, sessions, the
+/// queue, releasing the lock, logs with hidden lines, the audit trail. Each
+/// call names the acting admin (from the peer's credentials) in its audit
+/// record; a refusal is audited too.
 #[derive(Debug, Clone)]
 pub struct AdminService {
     engine: Arc<Engine>,
@@ -96,7 +101,8 @@ impl Admin for AdminService {
         &self,
         _req: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::StatusResponse>, Status> {
-        Ok(Response::new(self.engine.status().map_err(st)?))
+        let v = self.engine.status().map_err(st)?;
+        Ok(Response::new(wire::status(&v)))
     }
 
     async fn freeze(
@@ -110,7 +116,7 @@ impl Admin for AdminService {
             .freeze(&who, &r.reason, r.until_ms)
             .map_err(|e| self.refused(&who, "admin.freeze", "deployments", &r.reason, e))?;
         Ok(Response::new(pb::FreezeResponse {
-            freeze: Some(freeze),
+            freeze: Some(wire::freeze_view(&freeze)),
         }))
     }
 
@@ -125,7 +131,7 @@ impl Admin for AdminService {
             .unfreeze(&who, &r.reason)
             .map_err(|e| self.refused(&who, "admin.unfreeze", "deployments", &r.reason, e))?;
         Ok(Response::new(pb::FreezeResponse {
-            freeze: Some(freeze),
+            freeze: Some(wire::freeze_view(&freeze)),
         }))
     }
 
@@ -199,7 +205,10 @@ impl Admin for AdminService {
         _req: Request<pb::ListSessionsRequest>,
     ) -> Result<Response<pb::ListSessionsResponse>, Status> {
         Ok(Response::new(pb::ListSessionsResponse {
-            sessions: self.engine.list_sessions().map_err(st)?,
+            sessions: (self.engine.list_sessions().map_err(st)?)
+                .iter()
+                .map(|s| wire::session_info(&s.session, s.expires_ms))
+                .collect(),
         }))
     }
 
@@ -207,7 +216,9 @@ impl Admin for AdminService {
         &self,
         _req: Request<pb::ListQueueRequest>,
     ) -> Result<Response<pb::QueueResponse>, Status> {
-        Ok(Response::new(self.engine.get_queue().map_err(st)?))
+        Ok(Response::new(wire::queue(
+            &self.engine.get_queue().map_err(st)?,
+        )))
     }
 
     async fn queue_move(
@@ -222,7 +233,9 @@ impl Admin for AdminService {
                 let target = job_target(r.job_id);
                 self.refused(&who, "admin.queue_move", &target, &r.reason, e)
             })?;
-        Ok(Response::new(self.engine.get_queue().map_err(st)?))
+        Ok(Response::new(wire::queue(
+            &self.engine.get_queue().map_err(st)?,
+        )))
     }
 
     async fn queue_remove(
@@ -237,7 +250,9 @@ impl Admin for AdminService {
                 let target = job_target(r.job_id);
                 self.refused(&who, "admin.queue_remove", &target, &r.reason, e)
             })?;
-        Ok(Response::new(self.engine.get_queue().map_err(st)?))
+        Ok(Response::new(wire::queue(
+            &self.engine.get_queue().map_err(st)?,
+        )))
     }
 
     async fn release(
@@ -252,9 +267,7 @@ impl Admin for AdminService {
                 let target = job_target(r.job_id);
                 self.refused(&who, "admin.release", &target, &r.reason, e)
             })?;
-        Ok(Response::new(pb::JobResponse {
-            job: Some(self.engine.get_job(r.job_id).map_err(st)?),
-        }))
+        job_reply(&self.engine, r.job_id)
     }
 
     async fn admin_interrupt(
@@ -269,9 +282,7 @@ impl Admin for AdminService {
                 let target = job_target(r.job_id);
                 self.refused(&who, "job.interrupt", &target, &r.reason, e)
             })?;
-        Ok(Response::new(pb::JobResponse {
-            job: Some(self.engine.get_job(r.job_id).map_err(st)?),
-        }))
+        job_reply(&self.engine, r.job_id)
     }
 
     async fn admin_finish(
@@ -286,9 +297,7 @@ impl Admin for AdminService {
                 let target = job_target(r.job_id);
                 self.refused(&who, "job.finish", &target, &r.reason, e)
             })?;
-        Ok(Response::new(pb::JobResponse {
-            job: Some(self.engine.get_job(r.job_id).map_err(st)?),
-        }))
+        job_reply(&self.engine, r.job_id)
     }
 
     async fn admin_list_jobs(
@@ -302,7 +311,7 @@ impl Admin for AdminService {
             .list_jobs(r.before_job_id, r.page_size, owner, states)
             .map_err(st)?;
         Ok(Response::new(pb::ListJobsResponse {
-            jobs,
+            jobs: jobs.iter().map(wire::job_view).collect(),
             next_before_job_id: next,
         }))
     }
@@ -313,11 +322,14 @@ impl Admin for AdminService {
     ) -> Result<Response<pb::GetLogResponse>, Status> {
         let who = actor(&req);
         let r = req.into_inner();
-        let (records, more) = self
+        let page = self
             .engine
             .admin_log(&who, r.job_id, r.after_seq, r.limit, r.include_sensitive)
             .map_err(st)?;
-        Ok(Response::new(pb::GetLogResponse { records, more }))
+        Ok(Response::new(pb::GetLogResponse {
+            records: wire::log_page(&page, r.include_sensitive),
+            more: page.more,
+        }))
     }
 
     async fn reset_totp(
@@ -349,7 +361,21 @@ impl Admin for AdminService {
         req: Request<pb::AuditRequest>,
     ) -> Result<Response<pb::AuditResponse>, Status> {
         let r = req.into_inner();
-        let records = self.engine.audit_trail(r.since_ms, r.limit).map_err(st)?;
+        let records = (self.engine.audit_trail(r.since_ms, r.limit).map_err(st)?)
+            .iter()
+            .map(|(seq, a)| wire::audit(*seq, a))
+            .collect();
         Ok(Response::new(pb::AuditResponse { records }))
     }
+}
+
+/// A job after an admin acted on it.
+fn job_reply(engine: &Engine, id: u64) -> Result<Response<pb::JobResponse>, Status> {
+    let view = JobId::new(id)
+        .map_err(ExecutorError::from)
+        .and_then(|id| engine.get_job(id))
+        .map_err(st)?;
+    Ok(Response::new(pb::JobResponse {
+        job: Some(wire::job_view(&view)),
+    }))
 }

@@ -2,11 +2,25 @@
 //! spiderpig-web and is untrusted; requests on `Admin` come from a checked
 //! admin peer. Both validate arguments here (sizes, formats, enums) and leave
 //! authorization and state rules to the engine.
+//!
+//! # Layout
+//!
+//! - [`verbs`]: the Deployer's dispatch table: [`Phase`], the `Verb` trait
+//!   and `serve`, the one path every Deployer call takes (context, phase,
+//!   parsing into `policy` newtypes, the call, the refusal audit, the status).
+//! - [`deployer`]: the `Deployer` service, one `Verb` per RPC, and
+//!   [`DEPLOYER_VERBS`].
+//! - [`admin`]: the `Admin` service (admin.sock).
+//! - `watch`: the Watch stream.
+//! - This file: shape checks of request strings, and the status mapping.
 
 pub mod admin;
-pub mod convert;
 pub mod deployer;
+pub mod verbs;
 mod watch;
+
+pub use deployer::DEPLOYER_VERBS;
+pub use verbs::Phase;
 
 use spiderpig_proto::v1 as pb;
 use tonic::Status;

@@ -221,7 +221,7 @@ impl Watcher {
     async fn send_queue(&mut self) -> Result<(), Closed> {
         if let Ok(queue) = self.engine.get_queue() {
             self.offer(pb::event::Kind::Queue(pb::QueueChanged {
-                queue: Some(queue),
+                queue: Some(crate::wire::queue(&queue)),
             }))
             .await?;
         }
@@ -244,12 +244,10 @@ impl Watcher {
                 self.next_seq = upto + 1;
                 return Ok(());
             }
-            let Ok((records, _)) = self
-                .engine
-                .get_log(self.job, self.next_seq - 1, 1000, false)
-            else {
+            let Ok(page) = self.engine.get_log(self.job, self.next_seq - 1, 1000) else {
                 return Ok(());
             };
+            let records = crate::wire::log_page(&page, false);
             let records: Vec<_> = records.into_iter().filter(|r| r.seq <= upto).collect();
             let Some(last) = records.last().map(|r| r.seq) else {
                 return Ok(());
@@ -313,7 +311,11 @@ impl Watcher {
             let (job_id, next_seq) = (self.job, self.next_seq);
             self.offer(pb::event::Kind::Skipped(pb::Skipped { job_id, next_seq }))
                 .await?;
-            if let Ok(job) = self.engine.get_job(self.job) {
+            let view = spiderpig_policy::JobId::new(self.job)
+                .map_err(crate::ExecutorError::from)
+                .and_then(|id| self.engine.get_job(id));
+            if let Ok(view) = view {
+                let job = crate::wire::job_view(&view);
                 self.offer(pb::event::Kind::Job(pb::JobChanged { job: Some(job) }))
                     .await?;
             }

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 // The store keeps the policy's vocabulary as it is (serde writes each
 // value's word); `JobKind` and `LogKind` are re-exported for the engine.
+use spiderpig_policy::{ChangeNumber, JobState, Role, Stage};
 pub use spiderpig_policy::{JobKind, LogKind};
-use spiderpig_policy::{JobState, Role, Stage};
 
 use crate::auth::totp::TotpState;
 use crate::clock::Millis;
@@ -102,7 +102,7 @@ pub struct JobRecord {
     pub id: u64,
     pub owner: String,
     pub kind: JobKind,
-    pub changes: Vec<u64>,
+    pub changes: Vec<ChangeNumber>,
     pub state: JobState,
     pub stage: Stage,
     pub created_ms: Millis,
@@ -124,7 +124,13 @@ pub struct JobRecord {
 
 impl JobRecord {
     /// A new queued job.
-    pub fn queued(id: u64, owner: &str, kind: JobKind, changes: Vec<u64>, now: Millis) -> Self {
+    pub fn queued(
+        id: u64,
+        owner: &str,
+        kind: JobKind,
+        changes: Vec<ChangeNumber>,
+        now: Millis,
+    ) -> Self {
         JobRecord {
             id,
             owner: owner.to_string(),

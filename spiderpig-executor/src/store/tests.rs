@@ -68,7 +68,7 @@ fn a_failed_transaction_writes_nothing() {
             1,
             "alice",
             JobKind::Backport,
-            vec![1],
+            vec![spiderpig_policy::ChangeNumber::new(1).unwrap()],
             0,
         ))?;
         tx.audit_append(&audit_row(1))?;
@@ -144,7 +144,7 @@ fn job_listing_is_newest_first_with_paging_and_filters() {
                     id,
                     owner,
                     JobKind::Backport,
-                    vec![id],
+                    vec![spiderpig_policy::ChangeNumber::new(id).unwrap()],
                     0,
                 ))?;
             }

@@ -12,6 +12,7 @@ use spiderpig_executor::ExecutorError;
 use spiderpig_executor::auth::totp::{TotpSecret, code_at, step_at};
 use spiderpig_executor::clock::Clock;
 use spiderpig_executor::error::ERROR_KIND_KEY;
+use spiderpig_executor::rpc::{DEPLOYER_VERBS, Phase};
 use spiderpig_proto::v1 as pb;
 use spiderpig_proto::v1::deployer_client::DeployerClient;
 use spiderpig_tests::executor::{Harness, REDIRECT};
@@ -363,15 +364,22 @@ pub async fn open_watch(h: &Harness, token: &str) -> Streaming<pb::Event> {
     stream
 }
 
-/// Every `Deployer` call about jobs (all need a full session), presenting
-/// `session` and naming `job` where a job is needed. Returns each call's
-/// name and outcome.
-pub async fn job_calls(
+/// A call's outcome without its answer.
+fn ok<T>(r: Result<tonic::Response<T>, Status>) -> Result<(), Status> {
+    r.map(|_| ())
+}
+
+/// Call the `Deployer` verb `name` presenting `session`, naming `job` where
+/// a job is needed and `code` where a TOTP code is. Every verb of
+/// [`DEPLOYER_VERBS`] that takes a session has a request here: a verb added
+/// to the table and not here fails every test that goes through the table.
+pub async fn call_verb(
     h: &Harness,
+    name: &str,
     session: Option<pb::Session>,
     job: u64,
     code: &str,
-) -> Vec<(&'static str, Result<(), Status>)> {
+) -> Result<(), Status> {
     let mut c = h.deployer();
     let s = || session.clone();
     let action = || pb::JobActionRequest {
@@ -379,80 +387,129 @@ pub async fn job_calls(
         session: s(),
         job_id: job,
     };
-    let mut out: Vec<(&'static str, Result<(), Status>)> = Vec::new();
-    macro_rules! call {
-        ($name:literal, $e:expr) => {
-            out.push(($name, $e.await.map(|_| ())))
-        };
+    match name {
+        "EnrolTotp" => ok(c
+            .enrol_totp(pb::EnrolTotpRequest {
+                ctx: ctx(),
+                session: s(),
+            })
+            .await),
+        "VerifyTotp" => ok(c
+            .verify_totp(pb::VerifyTotpRequest {
+                ctx: ctx(),
+                session: s(),
+                code: code.to_string(),
+            })
+            .await),
+        "WhoAmI" => ok(c
+            .who_am_i(pb::WhoAmIRequest {
+                ctx: ctx(),
+                session: s(),
+            })
+            .await),
+        "Logout" => ok(c
+            .logout(pb::LogoutRequest {
+                ctx: ctx(),
+                session: s(),
+            })
+            .await),
+        "SubmitJob" => ok(c
+            .submit_job(pb::SubmitJobRequest {
+                ctx: ctx(),
+                session: s(),
+                changes: vec![4242],
+                totp_code: code.to_string(),
+            })
+            .await),
+        "CancelJob" => ok(c.cancel_job(action()).await),
+        "Ready" => ok(c.ready(action()).await),
+        "Respond" => ok(c
+            .respond(pb::RespondRequest {
+                ctx: ctx(),
+                session: s(),
+                job_id: job,
+                prompt_id: 1,
+                answer: Some(pb::respond_request::Answer::ChoiceKey("y".into())),
+            })
+            .await),
+        "Finish" => ok(c.finish(action()).await),
+        "Revert" => ok(c
+            .revert(pb::RevertRequest {
+                ctx: ctx(),
+                session: s(),
+                job_id: job,
+                totp_code: code.to_string(),
+            })
+            .await),
+        "Interrupt" => ok(c.interrupt(action()).await),
+        "GetJob" => ok(c.get_job(action()).await),
+        "ListJobs" => ok(c
+            .list_jobs(pb::ListJobsRequest {
+                ctx: ctx(),
+                session: s(),
+                ..Default::default()
+            })
+            .await),
+        "GetQueue" => ok(c
+            .get_queue(pb::GetQueueRequest {
+                ctx: ctx(),
+                session: s(),
+            })
+            .await),
+        "GetLog" => ok(c
+            .get_log(pb::GetLogRequest {
+                ctx: ctx(),
+                session: s(),
+                job_id: job,
+                after_seq: 0,
+                limit: 0,
+            })
+            .await),
+        "Watch" => ok(c
+            .watch(pb::WatchRequest {
+                ctx: ctx(),
+                session: s(),
+                job_id: job,
+                after_seq: 0,
+            })
+            .await),
+        other => panic!("no test request for the Deployer verb {other}: add one to call_verb"),
     }
-    call!(
-        "SubmitJob",
-        c.submit_job(pb::SubmitJobRequest {
-            ctx: ctx(),
-            session: s(),
-            changes: vec![4242],
-            totp_code: code.to_string(),
-        })
-    );
-    call!("CancelJob", c.cancel_job(action()));
-    call!("Ready", c.ready(action()));
-    call!(
-        "Respond",
-        c.respond(pb::RespondRequest {
-            ctx: ctx(),
-            session: s(),
-            job_id: job,
-            prompt_id: 1,
-            answer: Some(pb::respond_request::Answer::ChoiceKey("y".into())),
-        })
-    );
-    call!("Finish", c.finish(action()));
-    call!(
-        "Revert",
-        c.revert(pb::RevertRequest {
-            ctx: ctx(),
-            session: s(),
-            job_id: job,
-            totp_code: code.to_string(),
-        })
-    );
-    call!("Interrupt", c.interrupt(action()));
-    call!("GetJob", c.get_job(action()));
-    call!(
-        "ListJobs",
-        c.list_jobs(pb::ListJobsRequest {
-            ctx: ctx(),
-            session: s(),
-            ..Default::default()
-        })
-    );
-    call!(
-        "GetQueue",
-        c.get_queue(pb::GetQueueRequest {
-            ctx: ctx(),
-            session: s(),
-        })
-    );
-    call!(
-        "GetLog",
-        c.get_log(pb::GetLogRequest {
-            ctx: ctx(),
-            session: s(),
-            job_id: job,
-            after_seq: 0,
-            limit: 0,
-        })
-    );
-    call!(
-        "Watch",
-        c.watch(pb::WatchRequest {
-            ctx: ctx(),
-            session: s(),
-            job_id: job,
-            after_seq: 0,
-        })
-    );
+}
+
+/// The names of the table's verbs of `phase`, in table order.
+fn verbs_of(phase: Phase) -> impl Iterator<Item = &'static str> {
+    DEPLOYER_VERBS
+        .iter()
+        .filter(move |(_, p)| *p == phase)
+        .map(|(n, _)| *n)
+}
+
+/// Call each of `names` in turn.
+async fn call_each(
+    h: &Harness,
+    names: impl Iterator<Item = &'static str>,
+    session: Option<pb::Session>,
+    job: u64,
+    code: &str,
+) -> Vec<(&'static str, Result<(), Status>)> {
+    let mut out = Vec::new();
+    for name in names {
+        out.push((name, call_verb(h, name, session.clone(), job, code).await));
+    }
     out
+}
+
+/// Every `Deployer` call that needs a full session (from the executor's
+/// own table), presenting `session` and naming `job` where a job is
+/// needed. Returns each call's name and outcome.
+pub async fn job_calls(
+    h: &Harness,
+    session: Option<pb::Session>,
+    job: u64,
+    code: &str,
+) -> Vec<(&'static str, Result<(), Status>)> {
+    call_each(h, verbs_of(Phase::TotpPassed), session, job, code).await
 }
 
 /// Every `Deployer` call that takes a session: the sign-in calls, the job
@@ -463,39 +520,11 @@ pub async fn every_session_call(
     job: u64,
     code: &str,
 ) -> Vec<(&'static str, Result<(), Status>)> {
-    let mut c = h.deployer();
-    let mut out: Vec<(&'static str, Result<(), Status>)> = Vec::new();
-    let enrol = c
-        .enrol_totp(pb::EnrolTotpRequest {
-            ctx: ctx(),
-            session: session.clone(),
-        })
-        .await;
-    out.push(("EnrolTotp", enrol.map(|_| ())));
-    let verify = c
-        .verify_totp(pb::VerifyTotpRequest {
-            ctx: ctx(),
-            session: session.clone(),
-            code: code.to_string(),
-        })
-        .await;
-    out.push(("VerifyTotp", verify.map(|_| ())));
-    let who = c
-        .who_am_i(pb::WhoAmIRequest {
-            ctx: ctx(),
-            session: session.clone(),
-        })
-        .await;
-    out.push(("WhoAmI", who.map(|_| ())));
-    out.extend(job_calls(h, session.clone(), job, code).await);
-    let logout = c
-        .logout(pb::LogoutRequest {
-            ctx: ctx(),
-            session,
-        })
-        .await;
-    out.push(("Logout", logout.map(|_| ())));
-    out
+    let names = verbs_of(Phase::SignedIn)
+        .filter(|n| *n != "Logout")
+        .chain(verbs_of(Phase::TotpPassed))
+        .chain(["Logout"]);
+    call_each(h, names, session, job, code).await
 }
 
 /// Every call presenting `session` is refused as unauthenticated.

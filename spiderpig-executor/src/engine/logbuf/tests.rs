@@ -19,7 +19,13 @@ fn engine() -> (tempfile::TempDir, Arc<Engine>) {
     let store = Arc::new(Store::open(&dir.path().join("store.redb")).expect("store"));
     let clock = Arc::new(ManualClock::new(1_000_000));
     let engine = Engine::new(config, store, clock, None).expect("engine");
-    let job = JobRecord::queued(JOB, "ann", JobKind::Backport, vec![42], 0);
+    let job = JobRecord::queued(
+        JOB,
+        "ann",
+        JobKind::Backport,
+        vec![spiderpig_policy::ChangeNumber::new(42).unwrap()],
+        0,
+    );
     engine.store.write(|tx| tx.put_job(&job)).expect("job");
     (dir, engine)
 }

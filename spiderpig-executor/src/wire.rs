@@ -1,13 +1,19 @@
-//! Conversions between store records and protocol messages. Trust: input
-//! enums from the wire are untrusted: unknown values are refused.
+//! The one place where the engine's values become protocol messages (and
+//! wire enums become policy values): used by `rpc/` for answers and by the
+//! engine's publishing through [`Hub`]. Trust: input enums from the wire are
+//! untrusted: unknown values are refused.
+
+use std::sync::Arc;
 
 use spiderpig_policy::{JobState, Role, Stage};
 use spiderpig_proto::v1 as pb;
+use tokio::sync::broadcast;
 
+use crate::engine::{FreezeView, JobView, LogPage, QueueView, StatusView};
 use crate::error::{ExecutorError, Result};
+use crate::hub::Hub;
 use crate::store::{
-    AuditRow, FreezeRecord, JobKind, JobRecord, LogKind, LogRow, ProgressRecord, PromptRecord,
-    SessionRecord,
+    AuditRow, JobKind, JobRecord, LogKind, LogRow, ProgressRecord, PromptRecord, SessionRecord,
 };
 
 // The wire numbers of the vocabulary live in `spiderpig_proto::vocab`, once
@@ -77,7 +83,7 @@ pub fn job(j: &JobRecord, position: u32) -> pb::Job {
         id: j.id,
         owner: j.owner.clone(),
         kind: kind(j.kind) as i32,
-        changes: j.changes.clone(),
+        changes: j.changes.iter().map(|c| c.get()).collect(),
         state: state(j.state) as i32,
         stage: stage(j.stage) as i32,
         queue_position: position,
@@ -102,16 +108,6 @@ pub fn job(j: &JobRecord, position: u32) -> pb::Job {
         last_seq: j.last_seq,
         ready_deadline_ms: j.ready_deadline_ms,
         finished_by: j.finished_by.clone(),
-    }
-}
-
-pub fn freeze(f: &FreezeRecord, now: i64) -> pb::Freeze {
-    pb::Freeze {
-        active: f.in_force(now),
-        reason: f.reason.clone(),
-        by: f.by.clone(),
-        since_ms: f.since_ms,
-        until_ms: f.until_ms,
     }
 }
 
@@ -161,5 +157,105 @@ pub fn audit(seq: u64, a: &AuditRow) -> pb::AuditRecord {
         reason: a.reason.clone(),
         client_addr: a.client_addr.clone(),
         success: a.success,
+    }
+}
+
+/// A job view as users see it.
+pub fn job_view(v: &JobView) -> pb::Job {
+    job(&v.job, v.position)
+}
+
+pub fn freeze_view(f: &FreezeView) -> pb::Freeze {
+    pb::Freeze {
+        active: f.in_force,
+        reason: f.record.reason.clone(),
+        by: f.record.by.clone(),
+        since_ms: f.record.since_ms,
+        until_ms: f.record.until_ms,
+    }
+}
+
+pub fn queue(q: &QueueView) -> pb::QueueResponse {
+    pb::QueueResponse {
+        active: q.active.as_ref().map(|j| job(j, 0)),
+        queued: q
+            .queued
+            .iter()
+            .enumerate()
+            .map(|(i, j)| job(j, i as u32 + 1))
+            .collect(),
+        freeze: Some(freeze_view(&q.freeze)),
+    }
+}
+
+/// A page of log for users, or for `ctl log --include-sensitive`.
+pub fn log_page(p: &LogPage, include_sensitive: bool) -> Vec<pb::LogRecord> {
+    p.rows
+        .iter()
+        .map(|(seq, row)| {
+            if include_sensitive {
+                log_with_sensitive(p.job, *seq, row)
+            } else {
+                log(p.job, *seq, row)
+            }
+        })
+        .collect()
+}
+
+/// `ctl status`.
+pub fn status(v: &StatusView) -> pb::StatusResponse {
+    pb::StatusResponse {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at_ms: v.started_ms,
+        freeze: Some(freeze_view(&v.freeze)),
+        active: v.active.as_ref().map(job_view),
+        queued: v.queued,
+        sessions: v.sessions,
+        watchers: v.watchers,
+        state_file: v.state_file.clone(),
+    }
+}
+
+/// A job's live log, as the hub carries it.
+pub type LiveLog = broadcast::Receiver<Arc<pb::LogRecord>>;
+
+/// The engine's way to publish: domain values in, one encoding here.
+impl Hub {
+    /// Jobs changed: each job, then the queue.
+    pub fn publish_jobs(&self, queue_view: &QueueView, jobs: &[JobView]) {
+        for v in jobs {
+            self.publish(pb::event::Kind::Job(pb::JobChanged {
+                job: Some(job_view(v)),
+            }));
+        }
+        self.publish(pb::event::Kind::Queue(pb::QueueChanged {
+            queue: Some(queue(queue_view)),
+        }));
+    }
+
+    pub fn publish_freeze(&self, f: &FreezeView) {
+        self.publish(pb::event::Kind::Freeze(pb::FreezeChanged {
+            freeze: Some(freeze_view(f)),
+        }));
+    }
+
+    pub fn publish_prompt_opened(&self, job: u64, p: &PromptRecord) {
+        self.publish(pb::event::Kind::PromptOpened(pb::PromptOpened {
+            prompt: Some(prompt(job, p)),
+        }));
+    }
+
+    pub fn publish_prompt_closed(&self, job: u64, prompt_id: u64, by: &str, label: &str) {
+        self.publish(pb::event::Kind::PromptClosed(pb::PromptClosed {
+            job_id: job,
+            prompt_id,
+            answered_by: by.to_string(),
+            answer_label: label.to_string(),
+        }));
+    }
+
+    /// A new record of a job's log, to its live watchers (in seq order).
+    pub fn publish_log_row(&self, job: u64, seq: u64, row: &LogRow) {
+        self.publish_log(log(job, seq, row));
     }
 }
