@@ -52,7 +52,7 @@ const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// The `Err` case is only for an output failure other than a closed pipe
 /// (`ctl log 7 | head` ends quietly).
 pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
-    let channel = crate::server::unix_channel(args.socket.clone());
+    let channel = spiderpig_client::unix_channel(args.socket.clone());
     let mut client = AdminClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES);
     let stdout = io::stdout();
     let mut out = verbs::Output {

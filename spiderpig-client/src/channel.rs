@@ -1,5 +1,5 @@
-//! The client side: a tonic channel over a Unix socket, for spiderpig-web,
-//! `spiderpig-executor ctl` and tests. Trust: the socket's directory and
+//! A tonic channel over a Unix socket: the one way spiderpig-web, `ctl`, the
+//! tests and the bench reach the executor. Trust: the socket's directory and
 //! mode decide who we talk to; the executor checks us with SO_PEERCRED.
 
 use std::path::PathBuf;
