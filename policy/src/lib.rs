@@ -21,6 +21,7 @@
 //! - [`job`]: the job state machine and the single-lock-holder invariant.
 //! - [`answer`]: checks answers to scap's prompts and admin reasons.
 //! - [`stage`]: derives the deployment stage shown in the UI from scap's output.
+//! - [`time`]: UTC calendar arithmetic for timestamps (formatting, days from a date).
 //! - `text`: character classes and the escaping used in error messages (private).
 //! - `constant_time`: a constant-time byte comparison (private).
 #![forbid(unsafe_code)]
@@ -37,6 +38,7 @@ pub mod machine;
 pub mod redact;
 pub mod stage;
 mod text;
+pub mod time;
 pub mod totp_code;
 pub mod username;
 

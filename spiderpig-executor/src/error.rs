@@ -79,7 +79,7 @@ impl fmt::Display for ExecutorError {
             TotpLockedOut { until_ms } => write!(
                 f,
                 "too many wrong TOTP codes: try again after {}",
-                crate::time_fmt::utc(*until_ms)
+                spiderpig_policy::time::utc(*until_ms)
             ),
             TotpNotEnrolled => f.write_str("TOTP is not set up for this account"),
             TotpAlreadyEnrolled => f.write_str("TOTP is already set up for this account"),
