@@ -46,6 +46,29 @@ impl Driver {
         self.client.submit_job(s, c, &changes, &code(totp)).await
     }
 
+    /// SubmitJob with `changes` exactly as given, unchecked, so that tests
+    /// can send lists the executor must refuse (a zero, too many ...).
+    pub async fn submit_unchecked(
+        &mut self,
+        changes: &[u64],
+        totp: &str,
+    ) -> Result<pb::Job, Status> {
+        let req = pb::SubmitJobRequest {
+            ctx: self.ctx.pb(),
+            session: self.raw_session(),
+            changes: changes.to_vec(),
+            totp_code: totp.to_string(),
+        };
+        let r = self.client.raw().submit_job(req).await?.into_inner();
+        Ok(r.job.expect("job"))
+    }
+
+    fn raw_session(&self) -> Option<pb::Session> {
+        Some(pb::Session {
+            token: self.session.token().to_string(),
+        })
+    }
+
     pub async fn revert(&mut self, job: u64, totp: &str) -> Result<pb::Job, Status> {
         let (s, c) = (&self.session, &self.ctx);
         self.client.revert(s, c, id(job), &code(totp)).await
@@ -93,9 +116,7 @@ impl Driver {
     ) -> Result<pb::Job, Status> {
         let req = pb::RespondRequest {
             ctx: self.ctx.pb(),
-            session: Some(pb::Session {
-                token: self.session.token().to_string(),
-            }),
+            session: self.raw_session(),
             job_id: job,
             prompt_id: prompt,
             answer: Some(pb::respond_request::Answer::InputLine(line.to_string())),

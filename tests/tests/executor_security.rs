@@ -35,7 +35,7 @@ async fn hostile_change_lists_are_refused_and_nothing_is_spawned() -> anyhow::Re
     ];
     for (what, changes) in cases {
         let err = c
-            .submit(&changes, &h.totp(&d1.secret, 1))
+            .submit_unchecked(&changes, &h.totp(&d1.secret, 1))
             .await
             .expect_err(what);
         assert_eq!(err.code(), tonic::Code::InvalidArgument, "{what}: {err:?}");
@@ -201,17 +201,10 @@ async fn concurrent_submissions_never_give_two_lock_holders() -> anyhow::Result<
 fn small_window_client(
     path: &std::path::Path,
 ) -> spiderpig_proto::v1::deployer_client::DeployerClient<tonic::transport::Channel> {
-    let path = path.to_path_buf();
-    let channel = tonic::transport::Endpoint::from_static("http://executor")
+    let endpoint = tonic::transport::Endpoint::from_static("http://executor")
         .initial_stream_window_size(Some(16 * 1024))
-        .initial_connection_window_size(Some(16 * 1024))
-        .connect_with_connector_lazy(tower::service_fn(move |_| {
-            let p = path.clone();
-            async move {
-                let s = tokio::net::UnixStream::connect(p).await?;
-                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(s))
-            }
-        }));
+        .initial_connection_window_size(Some(16 * 1024));
+    let channel = spiderpig_client::unix_channel_on(endpoint, path.to_path_buf());
     spiderpig_proto::v1::deployer_client::DeployerClient::new(channel)
 }
 
