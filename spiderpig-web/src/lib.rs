@@ -14,7 +14,7 @@
 //! - [`cookies`]: the `__Host-` cookies.
 //! - [`request`]: per-request facts (address, user agent, request id, CSRF token).
 //! - [`auth`]: asking the executor who holds a session.
-//! - [`executor`]: the gRPC client for the executor's `Deployer` service.
+//! - [`executor`]: the `Deployer` client handle, on `spiderpig_client`'s channel.
 //! - [`gerrit`]: Gerrit's REST API (change details before submitting).
 //! - [`views`]: JSON shapes of the API and the WebSocket.
 //! - [`api`]: the JSON API under `/api/` (docs/API.md).
