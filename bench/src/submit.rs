@@ -27,7 +27,7 @@ struct User {
 async fn sign_in(h: &Harness, users: &[String]) -> anyhow::Result<Vec<User>> {
     // One connection for all (the executor allows `limits.max_connections`
     // per socket, 256 by default), as the web has.
-    let client = h.deployer();
+    let client = h.client();
     stream::iter(users)
         .map(|u| {
             let client = client.clone();

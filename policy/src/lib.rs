@@ -27,6 +27,7 @@
 //! - [`stage`]: the deployment stages and their words, derived from scap's output.
 //! - `vocab`: the `vocabulary!` macro that writes each closed list of words
 //!   once (private).
+//! - [`time`]: UTC calendar arithmetic for timestamps (formatting, days from a date).
 //! - `text`: character classes and the escaping used in error messages (private).
 //! - [`constant_time`]: a constant-time byte comparison (for both processes).
 //! - [`config_key`]: which configuration key a TOML error is about.
@@ -46,6 +47,7 @@ pub mod prompt_id;
 pub mod redact;
 pub mod stage;
 mod text;
+pub mod time;
 pub mod totp_code;
 pub mod username;
 mod vocab;

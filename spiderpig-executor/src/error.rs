@@ -5,11 +5,9 @@
 
 use std::fmt;
 
+use spiderpig_client::ErrorKind;
 use spiderpig_policy::PolicyError;
 use tonic::{Code, Status};
-
-/// The gRPC metadata key carrying [`ExecutorError::kind`].
-pub const ERROR_KIND_KEY: &str = "spiderpig-error";
 
 /// Everything that can go wrong in the executor, named by outcome.
 #[derive(Debug)]
@@ -81,7 +79,7 @@ impl fmt::Display for ExecutorError {
             TotpLockedOut { until_ms } => write!(
                 f,
                 "too many wrong TOTP codes: try again after {}",
-                crate::time_fmt::utc(*until_ms)
+                spiderpig_policy::time::utc(*until_ms)
             ),
             TotpNotEnrolled => f.write_str("TOTP is not set up for this account"),
             TotpAlreadyEnrolled => f.write_str("TOTP is already set up for this account"),
@@ -160,32 +158,33 @@ impl ExecutorError {
 
     /// A stable name for the outcome, sent as the `spiderpig-error` metadata
     /// so the web can tell outcomes apart without reading messages.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
+        use ErrorKind as K;
         use ExecutorError::*;
         match self {
-            BadConfig { .. } => "bad_config",
+            BadConfig { .. } => K::BadConfig,
             Policy(e) => policy_kind(e),
-            InvalidArgument(_) => "invalid_argument",
-            Unauthenticated => "unauthenticated",
-            TotpRequired => "totp_required",
-            TotpMalformed => "totp_malformed",
-            TotpWrong => "totp_wrong",
-            TotpReplayed => "totp_replayed",
-            TotpLockedOut { .. } => "totp_locked_out",
-            TotpNotEnrolled => "totp_not_enrolled",
-            TotpAlreadyEnrolled => "totp_already_enrolled",
-            LoginStateInvalid => "login_state_invalid",
-            LoginFailed(_) => "login_failed",
-            NotAuthorized => "not_authorized",
-            Banned => "banned",
-            NotYourJob => "not_your_job",
-            NotFound(_) => "not_found",
-            Frozen(_) => "frozen",
-            QueueLimit { .. } => "queue_limit",
-            WrongState(_) => "wrong_state",
-            PromptNotPending => "prompt_not_pending",
-            PeerRejected { .. } => "peer_rejected",
-            Spawn(_) | Store(_) | Internal(_) => "internal",
+            InvalidArgument(_) => K::InvalidArgument,
+            Unauthenticated => K::Unauthenticated,
+            TotpRequired => K::TotpRequired,
+            TotpMalformed => K::TotpMalformed,
+            TotpWrong => K::TotpWrong,
+            TotpReplayed => K::TotpReplayed,
+            TotpLockedOut { .. } => K::TotpLockedOut,
+            TotpNotEnrolled => K::TotpNotEnrolled,
+            TotpAlreadyEnrolled => K::TotpAlreadyEnrolled,
+            LoginStateInvalid => K::LoginStateInvalid,
+            LoginFailed(_) => K::LoginFailed,
+            NotAuthorized => K::NotAuthorized,
+            Banned => K::Banned,
+            NotYourJob => K::NotYourJob,
+            NotFound(_) => K::NotFound,
+            Frozen(_) => K::Frozen,
+            QueueLimit { .. } => K::QueueLimit,
+            WrongState(_) => K::WrongState,
+            PromptNotPending => K::PromptNotPending,
+            PeerRejected { .. } => K::PeerRejected,
+            Spawn(_) | Store(_) | Internal(_) => K::Internal,
         }
     }
 
@@ -207,10 +206,7 @@ impl ExecutorError {
         } else {
             Status::new(code, self.to_string())
         };
-        status.metadata_mut().insert(
-            ERROR_KIND_KEY,
-            tonic::metadata::MetadataValue::from_static(kind),
-        );
+        kind.attach(&mut status);
         status
     }
 }
@@ -229,12 +225,12 @@ fn policy_code(e: &PolicyError) -> Code {
 
 /// The kind of a policy refusal, in step with [`policy_code`]: a refusal sent
 /// as PERMISSION_DENIED must not be named `invalid_argument`.
-fn policy_kind(e: &PolicyError) -> &'static str {
+fn policy_kind(e: &PolicyError) -> ErrorKind {
     match e {
-        PolicyError::NotYourJob => "not_your_job",
-        PolicyError::AdminOnly { .. } | PolicyError::SystemOnly { .. } => "not_allowed",
-        PolicyError::NotAllowed { .. } | PolicyError::TwoLockHolders(..) => "wrong_state",
-        _ => "invalid_argument",
+        PolicyError::NotYourJob => ErrorKind::NotYourJob,
+        PolicyError::AdminOnly { .. } | PolicyError::SystemOnly { .. } => ErrorKind::NotAllowed,
+        PolicyError::NotAllowed { .. } | PolicyError::TwoLockHolders(..) => ErrorKind::WrongState,
+        _ => ErrorKind::InvalidArgument,
     }
 }
 

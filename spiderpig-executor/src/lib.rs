@@ -3,7 +3,9 @@
 //! Every decision that matters is taken here; spiderpig-web can only ask.
 //! This process authenticates people (OIDC, TOTP, sessions), authorizes every
 //! call, owns the redb store, runs scap through the policy allowlist, redacts
-//! security-patch output, and serves the admin CLI.
+//! security-patch output, and serves the `Admin` service. The admin client
+//! itself is the separate `spiderpig-ctl` crate; `spiderpig-executor ctl` is
+//! only its entry point.
 //!
 //! # Layout
 //!
@@ -24,14 +26,11 @@
 //! - [`wire`]: the one mapping between the engine's values and protocol
 //!   messages, for `rpc` and for the engine's publishing through the hub.
 //! - [`daemon`]: `serve`: assembling everything and running until shutdown.
-//! - [`ctl`]: the `spiderpig-executor ctl` admin client.
 //! - [`retention`]: pruning of old job logs.
-//! - [`time_fmt`]: timestamps for people.
 
 pub mod auth;
 pub mod clock;
 pub mod config;
-pub mod ctl;
 pub mod daemon;
 pub mod engine;
 pub mod error;
@@ -42,7 +41,6 @@ pub mod rpc;
 pub mod runner;
 pub mod server;
 pub mod store;
-pub mod time_fmt;
 pub mod wire;
 
 pub use error::{ExecutorError, Result};

@@ -1,4 +1,5 @@
-//! spiderpig-executor: `serve` runs the monitor; `ctl` is the admin CLI.
+//! spiderpig-executor: `serve` runs the monitor; `ctl` is the admin CLI, a thin
+//! entry into the `spiderpig-ctl` crate (which cannot reach the database).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use spiderpig_executor::clock::SystemClock;
 use spiderpig_executor::config::Config;
-use spiderpig_executor::{ctl, daemon};
+use spiderpig_executor::daemon;
 
 #[derive(Parser)]
 #[command(
@@ -35,7 +36,7 @@ enum Command {
         config: PathBuf,
     },
     /// Administer a running executor through its admin socket.
-    Ctl(ctl::CtlArgs),
+    Ctl(spiderpig_ctl::CtlArgs),
 }
 
 fn init_logging() {
@@ -72,7 +73,7 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Ctl(args) => match ctl::run(args).await {
+        Command::Ctl(args) => match spiderpig_ctl::run(args).await {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("error: {e:#}");

@@ -9,9 +9,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-
-/// The metadata key naming the executor's outcome (see the proto).
-pub const EXECUTOR_ERROR_KEY: &str = "spiderpig-error";
+use spiderpig_client::ErrorKind;
 
 /// What can go wrong in spiderpig-web.
 #[derive(Debug)]
@@ -141,14 +139,13 @@ impl WebError {
     pub fn from_status(status: &tonic::Status) -> WebError {
         use tonic::Code;
         let msg = status.message().to_string();
-        let kind = status
-            .metadata()
-            .get(EXECUTOR_ERROR_KEY)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        match (status.code(), kind) {
-            (Code::Unauthenticated, "totp_required") => return WebError::TotpRequired,
-            (Code::PermissionDenied, "not_authorized") => return WebError::NotAuthorized,
+        match (status.code(), ErrorKind::of(status)) {
+            (Code::Unauthenticated, Some(ErrorKind::TotpRequired)) => {
+                return WebError::TotpRequired;
+            }
+            (Code::PermissionDenied, Some(ErrorKind::NotAuthorized)) => {
+                return WebError::NotAuthorized;
+            }
             _ => {}
         }
         match status.code() {

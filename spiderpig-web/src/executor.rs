@@ -4,42 +4,31 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
+use spiderpig_client::{ChannelTimeouts, unix_channel_with};
 use spiderpig_proto::v1 as pb;
 use spiderpig_proto::v1::deployer_client::DeployerClient;
-use tonic::transport::{Channel, Endpoint};
-
-/// Largest message accepted from the executor (a page of log records).
-const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+use tonic::transport::Channel;
 
 /// A lazily connected `Deployer` client; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Executor {
-    client: DeployerClient<Channel>,
+    client: spiderpig_client::DeployerClient,
 }
 
 impl Executor {
     /// Connect (lazily) to the executor's socket. Calls time out after
     /// `timeout`; Watch streams are not cut by it (only their start is).
     pub fn new(socket: PathBuf, timeout: Duration) -> Executor {
-        let channel = Endpoint::from_static("http://executor")
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(timeout)
-            .connect_with_connector_lazy(tower::service_fn(move |_| {
-                let path = socket.clone();
-                async move {
-                    let stream = tokio::net::UnixStream::connect(path).await?;
-                    Ok::<_, std::io::Error>(TokioIo::new(stream))
-                }
-            }));
-        let client = DeployerClient::new(channel)
-            .max_decoding_message_size(MAX_MESSAGE)
-            .max_encoding_message_size(1024 * 1024);
+        let timeouts = ChannelTimeouts {
+            connect: Duration::from_secs(2),
+            request: timeout,
+        };
+        let client = spiderpig_client::DeployerClient::new(unix_channel_with(socket, timeouts));
         Executor { client }
     }
 
     pub fn client(&self) -> DeployerClient<Channel> {
-        self.client.clone()
+        self.client.raw()
     }
 }
 

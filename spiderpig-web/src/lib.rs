@@ -18,7 +18,7 @@
 //!   (who is asking, per surface) and `StateChange` (Origin, CSRF, size,
 //!   content type, body).
 //! - [`auth`]: asking the executor who holds a session.
-//! - [`executor`]: the gRPC client for the executor's `Deployer` service.
+//! - [`executor`]: the `Deployer` client handle, on `spiderpig_client`'s channel.
 //! - [`gerrit`]: Gerrit's REST API (change details before submitting).
 //! - [`views`]: JSON shapes of the API and the WebSocket, in the policy's
 //!   vocabulary; each job view carries the actions its [`views::Viewer`] may

@@ -1,172 +1,141 @@
-//! Driving jobs over the `Deployer` service the way spiderpig-web does.
+//! Driving jobs over the `Deployer` service the way spiderpig-web does,
+//! through `spiderpig_client::DeployerClient`.
 
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use spiderpig_client::{Answer, DeployerClient, RequestContext, Session};
+use spiderpig_policy::{ChangeNumber, JobId, TotpCode};
 use spiderpig_proto::v1 as pb;
-use spiderpig_proto::v1::deployer_client::DeployerClient;
-use tonic::transport::Channel;
+use tonic::Status;
 
 /// A deployer's view of the executor, for one session.
 #[derive(Clone)]
 pub struct Driver {
-    pub client: DeployerClient<Channel>,
-    pub token: String,
+    pub client: DeployerClient,
+    pub session: Session,
+    /// Empty: the executor records no browser address or request id.
+    pub ctx: RequestContext,
+}
+
+/// A test's job id, which must be a valid one: tests of bad ids use the raw
+/// client.
+fn id(n: u64) -> JobId {
+    JobId::new(n).expect("a valid job id")
+}
+
+fn code(s: &str) -> TotpCode {
+    TotpCode::parse(s).expect("a well-formed TOTP code")
 }
 
 impl Driver {
-    pub fn new(client: DeployerClient<Channel>, token: &str) -> Self {
+    pub fn new(client: impl Into<DeployerClient>, token: &str) -> Self {
         Driver {
-            client,
-            token: token.to_string(),
+            client: client.into(),
+            session: Session::new(token),
+            ctx: RequestContext::default(),
         }
     }
 
-    pub fn session(&self) -> Option<pb::Session> {
-        Some(pb::Session {
-            token: self.token.clone(),
-        })
+    pub async fn submit(&mut self, changes: &[u64], totp: &str) -> Result<pb::Job, Status> {
+        let changes: Vec<ChangeNumber> = changes
+            .iter()
+            .map(|&n| ChangeNumber::new(n).expect("a valid change number"))
+            .collect();
+        let (s, c) = (&self.session, &self.ctx);
+        self.client.submit_job(s, c, &changes, &code(totp)).await
     }
 
-    fn action(&self, job: u64) -> pb::JobActionRequest {
-        pb::JobActionRequest {
-            ctx: None,
-            session: self.session(),
-            job_id: job,
-        }
-    }
-
-    pub async fn submit(&mut self, changes: &[u64], totp: &str) -> Result<pb::Job, tonic::Status> {
+    /// SubmitJob with `changes` exactly as given, unchecked, so that tests
+    /// can send lists the executor must refuse (a zero, too many ...).
+    pub async fn submit_unchecked(
+        &mut self,
+        changes: &[u64],
+        totp: &str,
+    ) -> Result<pb::Job, Status> {
         let req = pb::SubmitJobRequest {
-            ctx: None,
-            session: self.session(),
+            ctx: self.ctx.pb(),
+            session: self.raw_session(),
             changes: changes.to_vec(),
             totp_code: totp.to_string(),
         };
-        Ok(self
-            .client
-            .submit_job(req)
-            .await?
-            .into_inner()
-            .job
-            .expect("job"))
+        let r = self.client.raw().submit_job(req).await?.into_inner();
+        Ok(r.job.expect("job"))
     }
 
-    pub async fn job(&mut self, id: u64) -> Result<pb::Job, tonic::Status> {
-        Ok(self
-            .client
-            .get_job(self.action(id))
-            .await?
-            .into_inner()
-            .job
-            .expect("job"))
+    fn raw_session(&self) -> Option<pb::Session> {
+        Some(pb::Session {
+            token: self.session.token().to_string(),
+        })
     }
 
-    pub async fn ready(&mut self, id: u64) -> Result<pb::Job, tonic::Status> {
-        Ok(self
-            .client
-            .ready(self.action(id))
-            .await?
-            .into_inner()
-            .job
-            .expect("job"))
+    pub async fn revert(&mut self, job: u64, totp: &str) -> Result<pb::Job, Status> {
+        let (s, c) = (&self.session, &self.ctx);
+        self.client.revert(s, c, id(job), &code(totp)).await
     }
 
-    pub async fn cancel(&mut self, id: u64) -> Result<pb::Job, tonic::Status> {
-        Ok(self
-            .client
-            .cancel_job(self.action(id))
-            .await?
-            .into_inner()
-            .job
-            .expect("job"))
+    pub async fn job(&mut self, job: u64) -> Result<pb::Job, Status> {
+        let (s, c) = (&self.session, &self.ctx);
+        self.client.get_job(s, c, id(job)).await
     }
 
-    pub async fn finish(&mut self, id: u64) -> Result<pb::Job, tonic::Status> {
-        Ok(self
-            .client
-            .finish(self.action(id))
-            .await?
-            .into_inner()
-            .job
-            .expect("job"))
+    pub async fn ready(&mut self, job: u64) -> Result<pb::Job, Status> {
+        let (s, c) = (&self.session, &self.ctx);
+        self.client.ready(s, c, id(job)).await
     }
 
-    pub async fn interrupt(&mut self, id: u64) -> Result<pb::Job, tonic::Status> {
-        Ok(self
-            .client
-            .interrupt(self.action(id))
-            .await?
-            .into_inner()
-            .job
-            .expect("job"))
+    pub async fn cancel(&mut self, job: u64) -> Result<pb::Job, Status> {
+        let (s, c) = (&self.session, &self.ctx);
+        self.client.cancel_job(s, c, id(job)).await
     }
 
-    pub async fn respond(
-        &mut self,
-        id: u64,
-        prompt: u64,
-        key: &str,
-    ) -> Result<pb::Job, tonic::Status> {
-        let req = pb::RespondRequest {
-            ctx: None,
-            session: self.session(),
-            job_id: id,
-            prompt_id: prompt,
-            answer: Some(pb::respond_request::Answer::ChoiceKey(key.to_string())),
-        };
-        Ok(self
-            .client
-            .respond(req)
-            .await?
-            .into_inner()
-            .job
-            .expect("job"))
+    pub async fn finish(&mut self, job: u64) -> Result<pb::Job, Status> {
+        let (s, c) = (&self.session, &self.ctx);
+        self.client.finish(s, c, id(job)).await
     }
 
+    pub async fn interrupt(&mut self, job: u64) -> Result<pb::Job, Status> {
+        let (s, c) = (&self.session, &self.ctx);
+        self.client.interrupt(s, c, id(job)).await
+    }
+
+    /// Answer with one of the prompt's keys (any key: the executor checks).
+    pub async fn respond(&mut self, job: u64, prompt: u64, key: &str) -> Result<pb::Job, Status> {
+        let (s, c) = (&self.session, &self.ctx);
+        let answer = Answer::Choice(key.to_string());
+        self.client.respond(s, c, id(job), prompt, &answer).await
+    }
+
+    /// Answer an input-line prompt with `line` as it is, unchecked, so that
+    /// tests can send lines the executor must refuse.
     pub async fn respond_line(
         &mut self,
-        id: u64,
+        job: u64,
         prompt: u64,
         line: &str,
-    ) -> Result<pb::Job, tonic::Status> {
+    ) -> Result<pb::Job, Status> {
         let req = pb::RespondRequest {
-            ctx: None,
-            session: self.session(),
-            job_id: id,
+            ctx: self.ctx.pb(),
+            session: self.raw_session(),
+            job_id: job,
             prompt_id: prompt,
             answer: Some(pb::respond_request::Answer::InputLine(line.to_string())),
         };
-        Ok(self
-            .client
-            .respond(req)
-            .await?
-            .into_inner()
-            .job
-            .expect("job"))
+        let r = self.client.raw().respond(req).await?.into_inner();
+        Ok(r.job.expect("job"))
     }
 
-    pub async fn queue(&mut self) -> Result<pb::QueueResponse, tonic::Status> {
-        let req = pb::GetQueueRequest {
-            ctx: None,
-            session: self.session(),
-        };
-        Ok(self.client.get_queue(req).await?.into_inner())
+    pub async fn queue(&mut self) -> Result<pb::QueueResponse, Status> {
+        self.client.get_queue(&self.session, &self.ctx).await
     }
 
     /// The whole redacted log.
-    pub async fn log(&mut self, id: u64) -> Result<Vec<pb::LogRecord>, tonic::Status> {
+    pub async fn log(&mut self, job: u64) -> Result<Vec<pb::LogRecord>, Status> {
         let mut all = Vec::new();
         let mut after = 0;
         loop {
-            let req = pb::GetLogRequest {
-                ctx: None,
-                session: self.session(),
-                job_id: id,
-                after_seq: after,
-                limit: 0,
-            };
-            let r = self.client.get_log(req).await?.into_inner();
+            let (s, c) = (&self.session, &self.ctx);
+            let r = self.client.get_log(s, c, id(job), after, 0).await?;
             if let Some(last) = r.records.last() {
                 after = last.seq;
             }

@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use spiderpig_client::{RequestContext, Session, unix_channel};
 use spiderpig_executor::auth::totp::{TotpSecret, code_at, step_at};
 use spiderpig_executor::clock::{Clock, ManualClock, SharedClock};
 use spiderpig_executor::config::Config;
 use spiderpig_executor::engine::Engine;
-use spiderpig_executor::server::unix_channel;
+use spiderpig_policy::TotpCode;
 use spiderpig_proto::v1 as pb;
 use spiderpig_proto::v1::admin_client::AdminClient;
 use spiderpig_proto::v1::deployer_client::DeployerClient;
@@ -212,6 +213,11 @@ patterns = [{patterns}]
         DeployerClient::new(unix_channel(self.config.sockets.executor.clone()))
     }
 
+    /// The typed client spiderpig-web uses, on the executor socket.
+    pub fn client(&self) -> spiderpig_client::DeployerClient {
+        spiderpig_client::DeployerClient::new(unix_channel(self.config.sockets.executor.clone()))
+    }
+
     pub fn admin(&self) -> AdminClient<Channel> {
         AdminClient::new(unix_channel(self.config.sockets.admin.clone()))
     }
@@ -234,21 +240,13 @@ patterns = [{patterns}]
     /// Sign in over gRPC as the web would: IDP forms, TOTP enrolment (first
     /// time) and verification. Returns the full session token and the secret.
     pub async fn login(&self, user: &str, password: &str) -> anyhow::Result<SignedIn> {
-        let mut client = self.deployer();
+        let mut client = self.client();
         let pre = self.idp_login(&mut client, user, password).await?;
-        let session = Some(pb::Session {
-            token: pre.token.clone(),
-        });
         let secret = if pre.enrolled {
             bail!("{user} is already enrolled: use login_enrolled")
         } else {
-            let r = client
-                .enrol_totp(pb::EnrolTotpRequest {
-                    ctx: None,
-                    session: session.clone(),
-                })
-                .await?
-                .into_inner();
+            let ctx = RequestContext::default();
+            let r = client.enrol_totp(&Session::new(&pre.token), &ctx).await?;
             TotpSecret::from_base32(&r.secret_base32)?
         };
         let token = self.verify(&mut client, &pre.token, &secret).await?;
@@ -266,41 +264,33 @@ patterns = [{patterns}]
         password: &str,
         secret: &TotpSecret,
     ) -> anyhow::Result<String> {
-        let mut client = self.deployer();
+        let mut client = self.client();
         let pre = self.idp_login(&mut client, user, password).await?;
         self.verify(&mut client, &pre.token, secret).await
     }
 
     async fn verify(
         &self,
-        client: &mut DeployerClient<Channel>,
+        client: &mut spiderpig_client::DeployerClient,
         token: &str,
         secret: &TotpSecret,
     ) -> anyhow::Result<String> {
+        let code = TotpCode::parse(&self.totp(secret, 0))?;
         let r = client
-            .verify_totp(pb::VerifyTotpRequest {
-                ctx: None,
-                session: Some(pb::Session {
-                    token: token.to_string(),
-                }),
-                code: self.totp(secret, 0),
-            })
-            .await?
-            .into_inner();
+            .verify_totp(&Session::new(token), &RequestContext::default(), &code)
+            .await?;
         Ok(r.session.context("no session")?.token)
     }
 
     /// The IDP part: BeginLogin, the forms, CompleteLogin.
     pub async fn idp_login(
         &self,
-        client: &mut DeployerClient<Channel>,
+        client: &mut spiderpig_client::DeployerClient,
         user: &str,
         password: &str,
     ) -> anyhow::Result<PreSession> {
-        let begin = client
-            .begin_login(pb::BeginLoginRequest { ctx: None })
-            .await?
-            .into_inner();
+        let ctx = RequestContext::default();
+        let begin = client.begin_login(&ctx).await?;
         let redirect =
             login_via_forms(&begin.authorize_url, user, password, &self.redirect_url).await?;
         let param = |name: &str| {
@@ -311,14 +301,8 @@ patterns = [{patterns}]
                 .unwrap_or_default()
         };
         let done = client
-            .complete_login(pb::CompleteLoginRequest {
-                ctx: None,
-                login_binding: begin.login_binding,
-                code: param("code"),
-                state: param("state"),
-            })
-            .await?
-            .into_inner();
+            .complete_login(&ctx, &begin.login_binding, &param("code"), &param("state"))
+            .await?;
         Ok(PreSession {
             token: done.session.context("no session")?.token,
             enrolled: done.totp_enrolled,

@@ -5,7 +5,9 @@
 //! - [`idp`]: the real OpenID Provider (npm `oidc-provider`) on loopback, and
 //!   a form-filling login.
 //! - [`bins`]: finding (and building) the workspace's binaries.
-//! - [`drive`]: a deployer client that drives jobs over gRPC.
+//! - [`drive`]: a deployer that drives jobs through `spiderpig_client`'s
+//!   `DeployerClient`; `submit_unchecked` and `respond_line` send hostile
+//!   input as given.
 //! - [`executor`]: a whole executor with the IDP and fake-scap in a temp dir.
 //! - [`gerrit`]: a Gerrit REST stand-in on loopback (`GET /r/changes/{n}`).
 //! - [`web`]: the whole stack: executor, Gerrit stand-in and spiderpig-web

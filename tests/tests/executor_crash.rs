@@ -22,7 +22,7 @@ async fn kill_9_during_a_run_leaves_the_job_interrupted_and_never_reruns() -> an
     let exec = h.spawn_binary().await?;
     h.sync_clock();
     let d1 = h.login("deployer1", "deployer1-pass").await?;
-    let mut c = Driver::new(h.deployer(), &d1.token);
+    let mut c = Driver::new(h.client(), &d1.token);
     let job = c.submit(&[1005], &h.totp(&d1.secret, 1)).await?;
     c.ready(job.id).await?;
     c.answer_all(job.id, &[("Backport the changes?", "y")])
@@ -45,7 +45,7 @@ async fn kill_9_during_a_run_leaves_the_job_interrupted_and_never_reruns() -> an
     assert!(gone, "scap outlived the executor");
 
     let exec = h.spawn_binary().await?;
-    let mut c = Driver::new(h.deployer(), &d1.token);
+    let mut c = Driver::new(h.client(), &d1.token);
     let after = c.job(job.id).await?;
     assert_eq!(after.state, pb::JobState::Interrupted as i32);
     assert!(after.outcome.contains("restarted"), "{}", after.outcome);
@@ -129,7 +129,7 @@ async fn repeated_kill_9_keeps_every_acknowledged_job_exactly_once() -> anyhow::
         }
         let mut tasks = Vec::new();
         for s in &signed {
-            let mut c = Driver::new(h.deployer(), &s.token);
+            let mut c = Driver::new(h.client(), &s.token);
             let code = h.totp(&s.secret, 1);
             let user = s.username.clone();
             attempted.push(user.clone());
@@ -206,7 +206,7 @@ async fn sigterm_during_a_run_exits_promptly_with_the_state_on_disk() -> anyhow:
     let exec = h.spawn_binary().await?;
     h.sync_clock();
     let d1 = h.login("deployer1", "deployer1-pass").await?;
-    let mut c = Driver::new(h.deployer(), &d1.token);
+    let mut c = Driver::new(h.client(), &d1.token);
     let job = c.submit(&[1005], &h.totp(&d1.secret, 1)).await?;
     // An open watch stream must not hold the shutdown up.
     let mut watch = h
@@ -246,7 +246,7 @@ async fn sigterm_during_a_run_exits_promptly_with_the_state_on_disk() -> anyhow:
     assert!(!revoked, "a shutdown is not a logout");
 
     let _exec = h.spawn_binary().await?;
-    let mut c = Driver::new(h.deployer(), &d1.token);
+    let mut c = Driver::new(h.client(), &d1.token);
     let after = c.job(job.id).await?;
     assert_eq!(after.state, pb::JobState::Interrupted as i32);
     let log = c.log(job.id).await?;
@@ -308,7 +308,7 @@ async fn kill_9_at_random_points_of_runs_loses_nothing_and_reruns_nothing() -> a
         let exec = h.spawn_binary().await?;
         h.sync_clock();
         if let Some((user, token, id)) = previous.take() {
-            let mut c = Driver::new(h.deployer(), &token);
+            let mut c = Driver::new(h.client(), &token);
             let job = c.job(id).await?;
             let state = pb::JobState::try_from(job.state)?;
             assert!(
@@ -331,10 +331,10 @@ async fn kill_9_at_random_points_of_runs_loses_nothing_and_reruns_nothing() -> a
         }
         let user = format!("dep{round:02}");
         let signed = h.login(&user, &format!("{user}-pass")).await?;
-        let mut c = Driver::new(h.deployer(), &signed.token);
+        let mut c = Driver::new(h.client(), &signed.token);
         let job = c.submit(&[42], &h.totp(&signed.secret, 1)).await?;
         c.ready(job.id).await?;
-        let mut answers = Driver::new(h.deployer(), &signed.token);
+        let mut answers = Driver::new(h.client(), &signed.token);
         let id = job.id;
         let answering = tokio::spawn(async move {
             let _ = answers

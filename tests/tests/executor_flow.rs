@@ -12,8 +12,8 @@ async fn two_deployers_queue_deploy_and_hand_over_the_lock() -> anyhow::Result<(
     let h = Harness::start(HarnessOptions::default()).await?;
     let d1 = h.login("deployer1", "deployer1-pass").await?;
     let d2 = h.login("deployer2", "deployer2-pass").await?;
-    let mut c1 = Driver::new(h.deployer(), &d1.token);
-    let mut c2 = Driver::new(h.deployer(), &d2.token);
+    let mut c1 = Driver::new(h.client(), &d1.token);
+    let mut c2 = Driver::new(h.client(), &d2.token);
 
     // deployer1 queues two changes: the lock is free, so they are asked at once.
     let job1 = c1.submit(&[42, 43], &h.totp(&d1.secret, 1)).await?;

@@ -8,6 +8,7 @@
 mod scenario_support;
 
 use scenario_support::*;
+use spiderpig_client::ErrorKind;
 use spiderpig_proto::v1 as pb;
 use spiderpig_proto::v1::log_record::Kind;
 use spiderpig_tests::drive::Driver;
@@ -27,14 +28,7 @@ async fn still_waiting(drv: &mut Driver, id: u64, prompt: &pb::Prompt) -> anyhow
 }
 
 async fn revert(user: &mut User, job: u64, code: &str) -> Result<pb::Job, tonic::Status> {
-    let req = pb::RevertRequest {
-        ctx: None,
-        session: user.drv.session(),
-        job_id: job,
-        totp_code: code.to_string(),
-    };
-    let r = user.drv.client.revert(req).await?.into_inner();
-    Ok(r.job.expect("job"))
+    user.drv.revert(job, code).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,8 +38,8 @@ async fn two_answers_at_once_to_one_prompt_let_exactly_one_through() -> anyhow::
     let job = d1.submit(&h, &[42]).await?;
     d1.drv.ready(job.id).await?;
     let confirm = d1.drv.wait_prompt(job.id, CONFIRM).await?;
-    let mut yes = Driver::new(h.deployer(), &d1.signed.token);
-    let mut no = Driver::new(h.deployer(), &d1.signed.token);
+    let mut yes = Driver::new(h.client(), &d1.signed.token);
+    let mut no = Driver::new(h.client(), &d1.signed.token);
     let (a, b) = tokio::join!(
         yes.respond(job.id, confirm.prompt_id, "y"),
         no.respond(job.id, confirm.prompt_id, "n"),
@@ -208,8 +202,8 @@ async fn simultaneous_submits_and_ready_clicks_never_start_scap_twice() -> anyho
     assert_eq!(queue.active.map(|j| j.id), Some(first.id));
 
     let owner = if first.owner == "deployer1" { &d1 } else { &d2 };
-    let mut one = Driver::new(h.deployer(), &owner.signed.token);
-    let mut two = Driver::new(h.deployer(), &owner.signed.token);
+    let mut one = Driver::new(h.client(), &owner.signed.token);
+    let mut two = Driver::new(h.client(), &owner.signed.token);
     let (a, b) = tokio::join!(one.ready(first.id), two.ready(first.id));
     let codes = [
         a.as_ref().err().map(|s| s.code()),
@@ -256,8 +250,7 @@ async fn revert_of_a_finished_backport_asks_for_a_reason_and_refuses_bad_lines()
     let replayed = revert(&mut d1, backport.id, &used)
         .await
         .expect_err("replay");
-    let kind = replayed.metadata().get("spiderpig-error");
-    assert_eq!(kind.and_then(|k| k.to_str().ok()), Some("totp_replayed"));
+    assert_eq!(ErrorKind::of(&replayed), Some(ErrorKind::TotpReplayed));
     assert!(d1.drv.queue().await?.active.is_none());
 
     let code = d1.fresh_code(&h);

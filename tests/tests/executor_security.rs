@@ -24,7 +24,7 @@ async fn queue_is_empty(h: &Harness) -> bool {
 async fn hostile_change_lists_are_refused_and_nothing_is_spawned() -> anyhow::Result<()> {
     let h = Harness::start(HarnessOptions::default()).await?;
     let d1 = h.login("deployer1", "deployer1-pass").await?;
-    let mut c = Driver::new(h.deployer(), &d1.token);
+    let mut c = Driver::new(h.client(), &d1.token);
     let hundred: Vec<u64> = (1..=100).collect();
     let cases: Vec<(&str, Vec<u64>)> = vec![
         ("empty list", vec![]),
@@ -35,7 +35,7 @@ async fn hostile_change_lists_are_refused_and_nothing_is_spawned() -> anyhow::Re
     ];
     for (what, changes) in cases {
         let err = c
-            .submit(&changes, &h.totp(&d1.secret, 1))
+            .submit_unchecked(&changes, &h.totp(&d1.secret, 1))
             .await
             .expect_err(what);
         assert_eq!(err.code(), tonic::Code::InvalidArgument, "{what}: {err:?}");
@@ -52,7 +52,7 @@ async fn hostile_change_lists_are_refused_and_nothing_is_spawned() -> anyhow::Re
 async fn scap_is_spawned_with_exactly_the_allowlisted_argv_and_environment() -> anyhow::Result<()> {
     let h = Harness::start(HarnessOptions::default()).await?;
     let d1 = h.login("deployer1", "deployer1-pass").await?;
-    let mut c = Driver::new(h.deployer(), &d1.token);
+    let mut c = Driver::new(h.client(), &d1.token);
     let job = c.submit(&[42, 1043], &h.totp(&d1.secret, 1)).await?;
     c.ready(job.id).await?;
     c.answer_all(job.id, &[("Backport the changes?", "n")])
@@ -168,7 +168,7 @@ async fn concurrent_submissions_never_give_two_lock_holders() -> anyhow::Result<
     }
     let mut tasks = Vec::new();
     for s in &signed {
-        let mut c = Driver::new(h.deployer(), &s.token);
+        let mut c = Driver::new(h.client(), &s.token);
         let code = h.totp(&s.secret, 1);
         tasks.push(tokio::spawn(async move { c.submit(&[42], &code).await }));
     }
@@ -201,17 +201,10 @@ async fn concurrent_submissions_never_give_two_lock_holders() -> anyhow::Result<
 fn small_window_client(
     path: &std::path::Path,
 ) -> spiderpig_proto::v1::deployer_client::DeployerClient<tonic::transport::Channel> {
-    let path = path.to_path_buf();
-    let channel = tonic::transport::Endpoint::from_static("http://executor")
+    let endpoint = tonic::transport::Endpoint::from_static("http://executor")
         .initial_stream_window_size(Some(16 * 1024))
-        .initial_connection_window_size(Some(16 * 1024))
-        .connect_with_connector_lazy(tower::service_fn(move |_| {
-            let p = path.clone();
-            async move {
-                let s = tokio::net::UnixStream::connect(p).await?;
-                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(s))
-            }
-        }));
+        .initial_connection_window_size(Some(16 * 1024));
+    let channel = spiderpig_client::unix_channel_on(endpoint, path.to_path_buf());
     spiderpig_proto::v1::deployer_client::DeployerClient::new(channel)
 }
 
@@ -235,7 +228,7 @@ async fn flood_job(lines: u64) -> anyhow::Result<(Harness, SignedIn, Driver, pb:
     };
     let h = Harness::start(opts).await?;
     let d1 = h.login("deployer1", "deployer1-pass").await?;
-    let mut c = Driver::new(h.deployer(), &d1.token);
+    let mut c = Driver::new(h.client(), &d1.token);
     let job = c.submit(&[1006], &h.totp(&d1.secret, 1)).await?;
     Ok((h, d1, c, job))
 }
@@ -267,7 +260,7 @@ async fn collect_until(
 async fn watch_replays_from_any_seq_with_no_gap_and_no_duplicate() -> anyhow::Result<()> {
     let h = Harness::start(HarnessOptions::default()).await?;
     let d1 = h.login("deployer1", "deployer1-pass").await?;
-    let mut c = Driver::new(h.deployer(), &d1.token);
+    let mut c = Driver::new(h.client(), &d1.token);
     let job = c.submit(&[42], &h.totp(&d1.secret, 1)).await?;
     // A watcher attached before the run sees every record live.
     let mut live = h
@@ -388,7 +381,7 @@ async fn a_watcher_that_does_not_read_is_told_it_skipped_and_does_not_slow_other
 async fn job_logs_are_pruned_after_retention_but_the_job_and_audit_stay() -> anyhow::Result<()> {
     let h = Harness::start(HarnessOptions::default()).await?;
     let d1 = h.login("deployer1", "deployer1-pass").await?;
-    let mut c = Driver::new(h.deployer(), &d1.token);
+    let mut c = Driver::new(h.client(), &d1.token);
     let job = c.submit(&[42], &h.totp(&d1.secret, 1)).await?;
     c.ready(job.id).await?;
     c.answer_all(job.id, &[("Backport the changes?", "n")])

@@ -14,9 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use spiderpig_client::{ChannelTimeouts, unix_channel, unix_channel_with};
 use spiderpig_executor::config::{Limits, Timeouts};
 use spiderpig_executor::peer::{PeerPolicy, peer_from};
-use spiderpig_executor::server::{self, ChannelTimeouts, Refusal};
+use spiderpig_executor::server::{self, Refusal};
 use spiderpig_proto::v1::admin_client::AdminClient;
 use spiderpig_proto::v1::admin_server::Admin;
 use spiderpig_proto::v1::deployer_client::DeployerClient;
@@ -234,7 +235,7 @@ async fn serve(policy: PeerPolicy, opts: Opts) -> Served {
 
 impl Served {
     fn admin(&self) -> AdminClient<tonic::transport::Channel> {
-        AdminClient::new(server::unix_channel(self.sock.clone()))
+        AdminClient::new(unix_channel(self.sock.clone()))
     }
     fn refused_uids(&self) -> Vec<u32> {
         let refusals = self.refusals.lock().unwrap();
@@ -431,7 +432,7 @@ async fn request_timeout_ends_a_slow_unary_call() {
     };
     let s = serve(PeerPolicy::Admins { gid: 4242 }, opts).await;
     let started = std::time::Instant::now();
-    let err = DeployerClient::new(server::unix_channel(s.sock.clone()))
+    let err = DeployerClient::new(unix_channel(s.sock.clone()))
         .who_am_i(pb::WhoAmIRequest::default())
         .await
         .unwrap_err();
@@ -456,7 +457,7 @@ async fn request_timeouts_do_not_cut_a_watch_stream() {
         },
     )
     .await;
-    let channel = server::unix_channel_with(
+    let channel = unix_channel_with(
         s.sock.clone(),
         ChannelTimeouts {
             connect: Duration::from_secs(5),

@@ -6,7 +6,8 @@
 //!   ([`incoming()`], [`CheckedConn`]).
 //! - [`grpc`]: the tonic server with explicit limits ([`server_builder`],
 //!   [`limit_deployer`], [`limit_admin`]).
-//! - [`channel`]: the client side over a Unix socket ([`unix_channel`]).
+//!
+//! The client side of these sockets (`unix_channel`) is in `spiderpig-client`.
 //!
 //! Composed roughly so:
 //!
@@ -21,12 +22,10 @@
 //!     .await
 //! ```
 
-pub mod channel;
 pub mod grpc;
 pub mod incoming;
 pub mod socket;
 
-pub use channel::{ChannelTimeouts, unix_channel, unix_channel_with};
 pub use grpc::{limit_admin, limit_deployer, server_builder};
 pub use incoming::{CheckedConn, Refusal, incoming, incoming_with};
 pub use socket::bind;

@@ -10,7 +10,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use spiderpig_executor::server::{ChannelTimeouts, unix_channel_with};
+use spiderpig_client::{ChannelTimeouts, unix_channel_with};
 use spiderpig_proto::v1::admin_client::AdminClient;
 use spiderpig_proto::v1::deployer_client::DeployerClient;
 use spiderpig_proto::v1::{StatusRequest, WhoAmIRequest};

@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use spiderpig_executor::server::unix_channel;
+use spiderpig_client::unix_channel;
 use spiderpig_proto::v1 as pb;
 use spiderpig_proto::v1::admin_client::AdminClient;
 use spiderpig_tests::executor::Harness;

@@ -4,6 +4,8 @@
 
 use data_encoding::BASE64URL_NOPAD;
 use sha2::{Digest, Sha256};
+use spiderpig_client::{RequestContext, Session};
+use spiderpig_policy::TotpCode;
 use spiderpig_proto::v1 as pb;
 use tonic::Code;
 
@@ -50,7 +52,7 @@ async fn ban_ends_sessions_cancels_queued_jobs_and_refuses_login_until_unban() -
         .queue_where(PROMPTLY, |q| queued_ids(q) == vec![j4])
         .await?;
 
-    let mut client = h.deployer();
+    let mut client = h.client();
     let refused = h
         .idp_login(&mut client, "deployer2", "deployer2-pass")
         .await
@@ -198,7 +200,7 @@ async fn sessions_lists_who_is_signed_in_and_never_a_token() -> anyhow::Result<(
     let d1 = sign_in(&h, "deployer1").await?;
     let d2 = sign_in(&h, "deployer2").await?;
     // admin1 is between the IDP and TOTP: a pre-TOTP session.
-    let mut client = h.deployer();
+    let mut client = h.client();
     let pending = h.idp_login(&mut client, "admin1", "admin1-pass").await?;
 
     let table = ctl.ok(&["sessions"]).await;
@@ -281,19 +283,18 @@ async fn totp_reset_ends_sessions_and_the_next_login_enrols_again() -> anyhow::R
 
     // The IDP part still works, but the executor asks for enrolment, and the
     // old secret no longer opens a session.
-    let mut client = h.deployer();
+    let mut client = h.client();
     let pre = h
         .idp_login(&mut client, "deployer1", "deployer1-pass")
         .await?;
     assert!(!pre.enrolled, "CompleteLogin says totp_enrolled=false");
+    let old_code = TotpCode::parse(&h.totp(&d1.user.secret, 1))?;
     let old = client
-        .verify_totp(pb::VerifyTotpRequest {
-            ctx: None,
-            session: Some(pb::Session {
-                token: pre.token.clone(),
-            }),
-            code: h.totp(&d1.user.secret, 1),
-        })
+        .verify_totp(
+            &Session::new(&pre.token),
+            &RequestContext::default(),
+            &old_code,
+        )
         .await
         .expect_err("the old secret is gone");
     assert_ne!(old.code(), Code::Ok);

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use serde_json::Value;
+use spiderpig_client::{RequestContext, Session};
 use spiderpig_executor::auth::totp::{code_at, step_at};
 use spiderpig_executor::clock::Clock;
+use spiderpig_policy::TotpCode;
 use spiderpig_proto::v1 as pb;
 use spiderpig_proto::v1::event::Kind;
 use spiderpig_tests::bins;
@@ -152,7 +154,7 @@ pub struct Person {
 
 pub async fn sign_in(h: &Harness, login: &str) -> anyhow::Result<Person> {
     let user = h.login(login, &format!("{login}-pass")).await?;
-    let driver = Driver::new(h.deployer(), &user.token);
+    let driver = Driver::new(h.client(), &user.token);
     Ok(Person {
         user,
         driver,
@@ -183,19 +185,16 @@ impl Person {
     /// Sign in again (IDP and TOTP) as a user who is enrolled; the new token.
     pub async fn sign_in_again(&mut self, h: &Harness) -> anyhow::Result<String> {
         let login = self.user.username.clone();
-        let mut client = h.deployer();
+        let mut client = h.client();
         let pre = h
             .idp_login(&mut client, &login, &format!("{login}-pass"))
             .await?;
         let code = self.fresh_code(h);
+        let ctx = RequestContext::default();
+        let code = TotpCode::parse(&code)?;
         let r = client
-            .verify_totp(pb::VerifyTotpRequest {
-                ctx: None,
-                session: Some(pb::Session { token: pre.token }),
-                code,
-            })
-            .await?
-            .into_inner();
+            .verify_totp(&Session::new(pre.token), &ctx, &code)
+            .await?;
         Ok(r.session.context("no session")?.token)
     }
 

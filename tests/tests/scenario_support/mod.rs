@@ -41,7 +41,7 @@ pub struct User {
 /// Sign `name` in (password `<name>-pass`).
 pub async fn user(h: &Harness, name: &str) -> anyhow::Result<User> {
     let signed = h.login(name, &format!("{name}-pass")).await?;
-    let drv = Driver::new(h.deployer(), &signed.token);
+    let drv = Driver::new(h.client(), &signed.token);
     Ok(User { signed, drv })
 }
 

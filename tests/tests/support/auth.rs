@@ -2,16 +2,21 @@
 //! `executor_sessions.rs`: requests as spiderpig-web sends them, refusal
 //! checks that name the executor's own outcome, and the "nothing happened"
 //! snapshot that every rejection test compares before and after.
+//!
+//! Ordinary requests go through `spiderpig_client::DeployerClient`. The
+//! helpers that send what a test chooses (`verify` and `submit` take the code
+//! as typed, malformed or not; `job_calls` and `every_session_call` send any
+//! session, or none) build the raw request on purpose.
 
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
 use std::time::Duration;
 
+use spiderpig_client::{ErrorKind, RequestContext, Session};
 use spiderpig_executor::ExecutorError;
 use spiderpig_executor::auth::totp::{TotpSecret, code_at, step_at};
 use spiderpig_executor::clock::Clock;
-use spiderpig_executor::error::ERROR_KIND_KEY;
 use spiderpig_executor::rpc::{DEPLOYER_VERBS, Phase};
 use spiderpig_proto::v1 as pb;
 use spiderpig_proto::v1::deployer_client::DeployerClient;
@@ -32,6 +37,20 @@ pub fn ctx() -> Option<pb::RequestContext> {
     })
 }
 
+/// The same context, for `spiderpig_client`.
+pub fn web_ctx() -> RequestContext {
+    RequestContext {
+        client_addr: WEB_ADDR.into(),
+        user_agent: "executor-auth-test".into(),
+        request_id: "req-test".into(),
+    }
+}
+
+/// The typed client on the same channel as `client`.
+pub fn typed(client: &DeployerClient<Channel>) -> spiderpig_client::DeployerClient {
+    client.clone().into()
+}
+
 pub fn session(token: &str) -> Option<pb::Session> {
     Some(pb::Session {
         token: token.to_string(),
@@ -39,12 +58,8 @@ pub fn session(token: &str) -> Option<pb::Session> {
 }
 
 /// The error kind the executor attached to a status (`spiderpig-error`).
-pub fn kind(status: &Status) -> Option<String> {
-    status
-        .metadata()
-        .get(ERROR_KIND_KEY)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
+pub fn kind(status: &Status) -> Option<ErrorKind> {
+    ErrorKind::of(status)
 }
 
 /// `status` is the executor's refusal `expected`: the same gRPC code and
@@ -57,7 +72,7 @@ pub fn assert_refused(status: &Status, expected: &ExecutorError) {
         "expected {expected:?}, got {status:?}"
     );
     assert_eq!(
-        kind(status).as_deref(),
+        kind(status),
         Some(expected.kind()),
         "expected {expected:?}, got {status:?}"
     );
@@ -167,11 +182,10 @@ pub async fn idp_callback(
     user: &str,
     password: &str,
 ) -> Callback {
-    let begin = client
-        .begin_login(pb::BeginLoginRequest { ctx: ctx() })
+    let begin = typed(client)
+        .begin_login(&web_ctx())
         .await
-        .expect("BeginLogin")
-        .into_inner();
+        .expect("BeginLogin");
     let back = login_via_forms(&begin.authorize_url, user, password, REDIRECT)
         .await
         .expect("IDP login forms");
@@ -194,15 +208,9 @@ pub async fn complete(
     state: &str,
     code: &str,
 ) -> Result<pb::CompleteLoginResponse, Status> {
-    client
-        .complete_login(pb::CompleteLoginRequest {
-            ctx: ctx(),
-            login_binding: binding.to_string(),
-            code: code.to_string(),
-            state: state.to_string(),
-        })
+    typed(client)
+        .complete_login(&web_ctx(), binding, code, state)
         .await
-        .map(|r| r.into_inner())
 }
 
 /// A whole IDP login ending in a pre-TOTP token.
@@ -215,6 +223,7 @@ pub async fn pre_session(h: &Harness, user: &str, password: &str) -> String {
     done.session.expect("session").token
 }
 
+/// VerifyTotp with `code` exactly as given (tests send malformed ones).
 pub async fn verify(
     client: &mut DeployerClient<Channel>,
     token: &str,
@@ -234,15 +243,13 @@ pub async fn who_am_i(
     client: &mut DeployerClient<Channel>,
     token: &str,
 ) -> Result<pb::WhoAmIResponse, Status> {
-    client
-        .who_am_i(pb::WhoAmIRequest {
-            ctx: ctx(),
-            session: session(token),
-        })
+    typed(client)
+        .who_am_i(&Session::new(token), &web_ctx())
         .await
-        .map(|r| r.into_inner())
 }
 
+/// SubmitJob with `changes` and `code` exactly as given (tests send
+/// malformed ones).
 pub async fn submit(
     client: &mut DeployerClient<Channel>,
     token: &str,
@@ -339,16 +346,10 @@ pub async fn still_open(stream: &mut Streaming<pb::Event>) {
 /// so the stream is subscribed to revocations before the test goes on.
 pub async fn open_watch(h: &Harness, token: &str) -> Streaming<pb::Event> {
     let mut stream = h
-        .deployer()
-        .watch(pb::WatchRequest {
-            ctx: ctx(),
-            session: session(token),
-            job_id: 0,
-            after_seq: 0,
-        })
+        .client()
+        .watch(&Session::new(token), &web_ctx(), None, 0)
         .await
-        .expect("Watch")
-        .into_inner();
+        .expect("Watch");
     let first = tokio::time::timeout(Duration::from_secs(5), stream.message())
         .await
         .expect("a first Watch event within 5 s")
@@ -535,7 +536,7 @@ pub async fn assert_session_dead(h: &Harness, session: Option<pb::Session>, job:
             .unwrap_or_else(|| panic!("{name} accepted a dead session"));
         assert_eq!(status.code(), Code::Unauthenticated, "{name}: {status:?}");
         assert_eq!(
-            kind(&status).as_deref(),
+            kind(&status),
             Some(ExecutorError::Unauthenticated.kind()),
             "{name}"
         );

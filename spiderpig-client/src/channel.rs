@@ -1,5 +1,5 @@
-//! The client side: a tonic channel over a Unix socket, for spiderpig-web,
-//! `spiderpig-executor ctl` and tests. Trust: the socket's directory and
+//! A tonic channel over a Unix socket: the one way spiderpig-web, `ctl`, the
+//! tests and the bench reach the executor. Trust: the socket's directory and
 //! mode decide who we talk to; the executor checks us with SO_PEERCRED.
 
 use std::path::PathBuf;
@@ -41,18 +41,25 @@ pub fn unix_channel(path: PathBuf) -> Channel {
 
 /// [`unix_channel`] with explicit time limits.
 pub fn unix_channel_with(path: PathBuf, timeouts: ChannelTimeouts) -> Channel {
-    let path = Arc::new(path);
     // The URI is required by tonic and ignored by the connector below.
-    Endpoint::from_static("http://executor")
+    let endpoint = Endpoint::from_static("http://executor")
         .connect_timeout(timeouts.connect)
         .timeout(timeouts.request)
         .http2_keep_alive_interval(Duration::from_secs(30))
-        .keep_alive_timeout(Duration::from_secs(10))
-        .connect_with_connector_lazy(tower::service_fn(move |_: Uri| {
-            let path = Arc::clone(&path);
-            async move {
-                let stream = UnixStream::connect(path.as_path()).await?;
-                Ok::<_, std::io::Error>(TokioIo::new(stream))
-            }
-        }))
+        .keep_alive_timeout(Duration::from_secs(10));
+    unix_channel_on(endpoint, path)
+}
+
+/// A lazy channel to the socket at `path` with the settings of `endpoint`
+/// (its URI is ignored), for tests that need unusual transport settings such
+/// as tiny HTTP/2 windows.
+pub fn unix_channel_on(endpoint: Endpoint, path: PathBuf) -> Channel {
+    let path = Arc::new(path);
+    endpoint.connect_with_connector_lazy(tower::service_fn(move |_: Uri| {
+        let path = Arc::clone(&path);
+        async move {
+            let stream = UnixStream::connect(path.as_path()).await?;
+            Ok::<_, std::io::Error>(TokioIo::new(stream))
+        }
+    }))
 }

@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand, ValueEnum};
-use spiderpig_proto::v1 as pb;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Subcommand};
+use spiderpig_policy::JobState;
 
 use super::time::{since_arg, until_arg};
 
@@ -113,8 +114,8 @@ pub enum Verb {
         #[arg(long, value_name = "USER")]
         user: Option<String>,
         /// Only jobs in these states (repeat, or separate with commas).
-        #[arg(long = "state", value_name = "STATE", value_delimiter = ',')]
-        states: Vec<StateArg>,
+        #[arg(long = "state", value_name = "STATE", value_delimiter = ',', value_parser = state_arg())]
+        states: Vec<JobState>,
         /// At most this many jobs (default 50).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
         limit: Option<u32>,
@@ -204,38 +205,11 @@ pub struct UserArg {
     pub user: String,
 }
 
-/// The job states as DESIGN.md names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum StateArg {
-    Queued,
-    AwaitingReady,
-    Running,
-    AwaitingInput,
-    AwaitingFinish,
-    Done,
-    Cancelled,
-    Expired,
-    FailedToStart,
-    Interrupted,
-}
-
-impl From<StateArg> for pb::JobState {
-    fn from(s: StateArg) -> Self {
-        use pb::JobState as J;
-        match s {
-            StateArg::Queued => J::Queued,
-            StateArg::AwaitingReady => J::AwaitingReady,
-            StateArg::Running => J::Running,
-            StateArg::AwaitingInput => J::AwaitingInput,
-            StateArg::AwaitingFinish => J::AwaitingFinish,
-            StateArg::Done => J::Done,
-            StateArg::Cancelled => J::Cancelled,
-            StateArg::Expired => J::Expired,
-            StateArg::FailedToStart => J::FailedToStart,
-            StateArg::Interrupted => J::Interrupted,
-        }
-    }
+/// `--state`: a job state by its `policy` name (`awaiting_ready` ...); the
+/// list of names in `--help` and in errors comes from [`JobState::ALL`].
+fn state_arg() -> impl TypedValueParser<Value = JobState> {
+    PossibleValuesParser::new(JobState::ALL.map(JobState::as_str))
+        .try_map(|name| name.parse::<JobState>())
 }
 
 /// A reason must say something; its other rules (length, no control

@@ -9,7 +9,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::time_fmt::utc;
+use spiderpig_policy::time::{days_from_civil, utc};
 
 /// Milliseconds since the Unix epoch, now.
 pub(super) fn now_ms() -> i64 {
@@ -176,17 +176,6 @@ fn days_in_month(year: i64, month: i64) -> i64 {
     }
 }
 
-/// Howard Hinnant's days-from-civil, the inverse of `time_fmt`'s.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,7 +268,7 @@ mod tests {
     }
 
     #[test]
-    fn rfc3339_agrees_with_time_fmt() {
+    fn rfc3339_agrees_with_the_formatting() {
         for ms in [
             0,
             951_782_400_000,

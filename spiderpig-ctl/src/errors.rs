@@ -124,7 +124,7 @@ mod tests {
     use spiderpig_proto::v1::admin_client::AdminClient;
 
     use super::*;
-    use crate::server::unix_channel;
+    use spiderpig_client::unix_channel;
 
     async fn status_at(path: &Path) -> VerbError {
         let mut client = AdminClient::new(unix_channel(path.to_path_buf()));

@@ -164,9 +164,9 @@ fn every_verb_parses() {
             Verb::Jobs {
                 user: Some("alice".into()),
                 states: vec![
-                    StateArg::Queued,
-                    StateArg::AwaitingReady,
-                    StateArg::FailedToStart,
+                    JobState::Queued,
+                    JobState::AwaitingReady,
+                    JobState::FailedToStart,
                 ],
                 limit: Some(10),
                 before: Some(99),
@@ -320,11 +320,14 @@ fn socket_and_json_are_global_with_a_default_and_an_env_var() {
 }
 
 #[test]
-fn states_map_to_the_proto() {
-    use spiderpig_proto::v1::JobState as J;
-    assert_eq!(J::from(StateArg::AwaitingReady), J::AwaitingReady);
-    assert_eq!(J::from(StateArg::FailedToStart), J::FailedToStart);
-    assert_eq!(J::from(StateArg::Interrupted), J::Interrupted);
+fn every_job_state_is_accepted_by_its_policy_name() {
+    for state in JobState::ALL {
+        let line = format!("ctl jobs --state {}", state.as_str());
+        match parse(&line).map(|args| args.verb) {
+            Ok(Verb::Jobs { states, .. }) => assert_eq!(states, [state], "{line}"),
+            other => panic!("{line}: {other:?}"),
+        }
+    }
 }
 
 #[test]

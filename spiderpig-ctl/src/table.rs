@@ -2,7 +2,7 @@
 //! untrusted text; every cell is escaped here, so no caller can forget.
 
 use super::escape::escape;
-use crate::time_fmt::utc;
+use spiderpig_policy::time::utc;
 
 /// Columns separated by two spaces, left-aligned, headers in capitals.
 pub(super) struct Table {

@@ -1,17 +1,27 @@
-//! `spiderpig-executor ctl`: the operators' admin client. Trust: runs as an
-//! operator on the host; everything it sends is checked again by the
-//! executor, and everything it prints that came from users is escaped.
+//! spiderpig-ctl: the operators' admin client. Trust: runs as an operator on
+//! the host; everything it sends is checked again by the executor, and
+//! everything it prints that came from users is escaped.
 //!
 //! `ctl` only talks to the executor's `Admin` service on `admin.sock`
 //! (`--socket`, or `SPIDERPIG_ADMIN_SOCKET`, default
 //! `/run/spiderpig/admin.sock`). It never opens the redb database file, not
 //! even to read it (security test 42): the executor is the only owner of the
 //! state, every admin action is audited there, and access is decided there
-//! (SO_PEERCRED: root or the admin group).
+//! (SO_PEERCRED: root or the admin group). That is true by construction: this
+//! crate depends on neither `redb` nor `spiderpig-executor`, only on the
+//! contract (`spiderpig-proto`), its client (`spiderpig-client`, for the
+//! channel) and `spiderpig-policy` (job states, time arithmetic).
+//!
+//! It ships inside the `spiderpig-executor` binary as the `ctl` subcommand
+//! (`spiderpig-executor ctl status`): the executor's `main` parses
+//! [`CtlArgs`] and calls [`run`], and nothing else of the executor is linked
+//! into this code. One binary keeps the systemd units, the packaging and the
+//! operators' habits unchanged.
 //!
 //! # Layout
 //!
-//! - `args`: the command line ([`CtlArgs`], [`Verb`]).
+//! - `args`: the command line ([`CtlArgs`], [`Verb`]); job states are
+//!   `spiderpig_policy::JobState`'s names.
 //! - `time`: `--until`/`--since` (RFC 3339 or a duration) to epoch ms.
 //! - `verbs`: one RPC per verb, and its output.
 //! - `log`: `ctl log`, paged; colours only to a terminal.
@@ -22,6 +32,7 @@
 //!
 //! Exit codes: 0 done, 1 the verb failed (not running, not allowed, refused
 //! by the executor), 2 bad arguments (clap, before `run`).
+#![forbid(unsafe_code)]
 
 mod args;
 mod errors;
@@ -39,7 +50,7 @@ use std::process::ExitCode;
 use spiderpig_proto::v1::admin_client::AdminClient;
 
 pub use args::{
-    CtlArgs, DEFAULT_SOCKET, JobArg, QueueAction, ReasonArg, StateArg, TotpAction, UserArg, Verb,
+    CtlArgs, DEFAULT_SOCKET, JobArg, QueueAction, ReasonArg, TotpAction, UserArg, Verb,
 };
 
 /// The largest answer `ctl` accepts: the top of the executor's own
@@ -52,7 +63,7 @@ const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// The `Err` case is only for an output failure other than a closed pipe
 /// (`ctl log 7 | head` ends quietly).
 pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
-    let channel = crate::server::unix_channel(args.socket.clone());
+    let channel = spiderpig_client::unix_channel(args.socket.clone());
     let mut client = AdminClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES);
     let stdout = io::stdout();
     let mut out = verbs::Output {
@@ -74,6 +85,3 @@ pub async fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;
