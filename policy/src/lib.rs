@@ -21,6 +21,8 @@
 //! - [`job`]: the job state machine and the single-lock-holder invariant.
 //! - [`answer`]: checks answers to scap's prompts and admin reasons.
 //! - [`stage`]: derives the deployment stage shown in the UI from scap's output.
+//! - [`seq`]: the one cursor over a job's log sequence numbers (what to do with
+//!   a batch of records, given what a reader has sent), used by both processes.
 //! - `text`: character classes and the escaping used in error messages (private).
 //! - `constant_time`: a constant-time byte comparison (private).
 #![forbid(unsafe_code)]
@@ -35,6 +37,7 @@ pub mod job_id;
 pub mod limits;
 pub mod machine;
 pub mod redact;
+pub mod seq;
 pub mod stage;
 mod text;
 pub mod totp_code;

@@ -68,6 +68,8 @@ pub struct JobView {
     pub last_seq: u64,
     pub ready_deadline_ms: Option<i64>,
     pub finished_by: String,
+    /// Bumped by every change of the job: of two snapshots, the higher is newer.
+    pub version: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -211,6 +213,7 @@ pub fn job(j: &pb::Job) -> JobView {
         last_seq: j.last_seq,
         ready_deadline_ms: some_if(j.ready_deadline_ms),
         finished_by: j.finished_by.clone(),
+        version: j.version,
     }
 }
 

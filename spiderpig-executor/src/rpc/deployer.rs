@@ -364,7 +364,13 @@ impl Deployer for DeployerService {
         if r.job_id != 0 {
             self.engine.get_job(r.job_id).map_err(|e| status(e, &c))?;
         }
-        let stream = super::watch::open(self.engine.clone(), caller, r.job_id, r.after_seq);
+        let stream = super::watch::open(
+            self.engine.clone(),
+            caller,
+            r.job_id,
+            r.after_seq,
+            r.logs_only,
+        );
         Ok(Response::new(Box::pin(stream)))
     }
 }

@@ -1,7 +1,13 @@
-//! One Watch stream: queue, job, prompt and freeze events, a job's log from a
-//! sequence number with no gap and no duplicate, heartbeats, and an end
-//! within a second of the session's revocation. Trust: internal (the caller
-//! is authenticated before the stream opens).
+//! One Watch stream: queue, job, prompt and freeze events (unless the
+//! request says `logs_only`), a job's log from a sequence number with no gap
+//! and no duplicate (the cursor is `spiderpig_policy::seq`, as in the web),
+//! heartbeats, and an end within a second of the session's revocation.
+//! Trust: internal (the caller is authenticated before the stream opens).
+//!
+//! A `logs_only` stream never subscribes to the hub's global events, so it
+//! costs no encode when the queue or a job changes: the web's per-job log
+//! feeds use it, and so does its per-session guard (job 0: nothing but the
+//! session's end and heartbeats).
 //!
 //! A client that stops reading never holds anything up: each stream has its
 //! own task and bounded buffer. A send that cannot complete within [`STALL`]
@@ -14,6 +20,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use spiderpig_policy::seq::{self, Step};
 use spiderpig_proto::v1 as pb;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::Stream;
@@ -35,12 +42,14 @@ const LOG_BATCH: usize = 256;
 
 type Tx = mpsc::Sender<Result<pb::Event, Status>>;
 
-/// Open a stream for an authenticated caller.
+/// Open a stream for an authenticated caller; `logs_only`: without the
+/// global events (queue, job, prompt, freeze).
 pub(super) fn open(
     engine: Arc<Engine>,
     caller: Caller,
     job: u64,
     after_seq: u64,
+    logs_only: bool,
 ) -> impl Stream<Item = Result<pb::Event, Status>> + Send + 'static {
     let capacity = engine.config().limits.watch_buffer.clamp(16, 4096);
     let (tx, rx) = mpsc::channel(capacity);
@@ -56,7 +65,8 @@ pub(super) fn open(
             },
             engine,
             job,
-            next_seq: after_seq.saturating_add(1),
+            cur: seq::Cursor::new(after_seq),
+            logs_only,
             stalled: false,
             tx,
         };
@@ -130,7 +140,10 @@ struct Watcher {
     stop: Stop,
     engine: Arc<Engine>,
     job: u64,
-    next_seq: u64,
+    /// What of the job's log the client has been sent (or skipped).
+    cur: seq::Cursor,
+    /// No global events on this stream.
+    logs_only: bool,
     /// The client's buffer stayed full: events are being dropped.
     stalled: bool,
     tx: Tx,
@@ -167,7 +180,7 @@ impl Watcher {
 
     async fn run(&mut self) -> Result<(), Closed> {
         let hub = self.engine.hub().clone();
-        let mut events = hub.subscribe();
+        let mut events = (!self.logs_only).then(|| hub.subscribe());
         let mut logs = if self.job != 0 {
             let (rx, live_from) = self.engine.subscribe_log(self.job);
             self.catch_up(live_from.saturating_sub(1)).await?;
@@ -181,7 +194,7 @@ impl Watcher {
         loop {
             tokio::select! {
                 ending = self.stop.wait() => return Err(self.end(ending)),
-                e = events.recv() => match e {
+                e = recv(&mut events) => match e {
                     Ok(ev) => {
                         if let Some(kind) = ev.kind.clone() {
                             self.offer(kind).await?;
@@ -191,7 +204,7 @@ impl Watcher {
                     Err(broadcast::error::RecvError::Lagged(_)) => self.send_queue().await?,
                     Err(broadcast::error::RecvError::Closed) => return Err(Closed),
                 },
-                r = recv_log(&mut logs) => match r {
+                r = recv(&mut logs) => match r {
                     Ok(first) => {
                         let mut batch = vec![first];
                         while batch.len() < LOG_BATCH {
@@ -219,6 +232,9 @@ impl Watcher {
     }
 
     async fn send_queue(&mut self) -> Result<(), Closed> {
+        if self.logs_only {
+            return Ok(());
+        }
         if let Ok(queue) = self.engine.get_queue() {
             self.offer(pb::event::Kind::Queue(pb::QueueChanged {
                 queue: Some(queue),
@@ -236,17 +252,15 @@ impl Watcher {
         }
     }
 
-    /// Send stored records from `next_seq` up to `upto` (inclusive). If the
-    /// client stalls, the rest is skipped (it stays in the store).
+    /// Send stored records after the cursor up to `upto` (inclusive). If
+    /// the client stalls, the rest is skipped (it stays in the store).
     async fn catch_up(&mut self, upto: u64) -> Result<(), Closed> {
-        while self.next_seq <= upto {
+        while self.cur.next() <= upto {
             if self.stalled {
-                self.next_seq = upto + 1;
+                self.cur.advance(upto);
                 return Ok(());
             }
-            let Ok((records, _)) = self
-                .engine
-                .get_log(self.job, self.next_seq - 1, 1000, false)
+            let Ok((records, _)) = self.engine.get_log(self.job, self.cur.sent(), 1000, false)
             else {
                 return Ok(());
             };
@@ -259,34 +273,40 @@ impl Watcher {
                 .offer(pb::event::Kind::Log(pb::LogRecords { job_id, records }))
                 .await?
             {
-                self.next_seq = last + 1;
+                self.cur.advance(last);
             }
         }
         Ok(())
     }
 
-    /// Live records. Duplicates are dropped; a gap (this task fell behind
-    /// the broadcast) is filled from the store.
+    /// Live records (consecutive, from the job's broadcast). What the
+    /// client has is dropped; a gap (this task fell behind the broadcast)
+    /// is filled from the store, which the executor has, so a lag here
+    /// never needs a `Skipped`.
     async fn deliver(&mut self, batch: Vec<Arc<pb::LogRecord>>) -> Result<(), Closed> {
-        let fresh: Vec<_> = batch
-            .into_iter()
-            .filter(|r| r.seq >= self.next_seq)
-            .collect();
-        let Some(first) = fresh.first().map(|r| r.seq) else {
+        let (Some(first), Some(last)) = (batch.first().map(|r| r.seq), batch.last().map(|r| r.seq))
+        else {
             return Ok(());
         };
-        let last = fresh.last().map(|r| r.seq).unwrap_or(first);
-        if first > self.next_seq {
-            self.catch_up(first - 1).await?;
+        match self.cur.step(first, last) {
+            Step::Drop => return Ok(()),
+            Step::Send => {}
+            Step::Skip | Step::Fill => {
+                if first > self.cur.next() {
+                    self.catch_up(first - 1).await?;
+                }
+            }
         }
         if self.stalled {
-            self.next_seq = last + 1;
+            self.cur.advance(last);
             return self.resume_if_drained().await;
         }
-        let mut records = Vec::with_capacity(fresh.len());
-        for rec in fresh {
-            if rec.seq == self.next_seq {
-                self.next_seq += 1;
+        // Only the records that follow on from the cursor (after a fill that
+        // came up short, none).
+        let mut records = Vec::with_capacity(batch.len());
+        for rec in batch {
+            if rec.seq == self.cur.next() {
+                self.cur.sent_up_to(rec.seq);
                 records.push((*rec).clone());
             }
         }
@@ -297,7 +317,7 @@ impl Watcher {
         self.offer(pb::event::Kind::Log(pb::LogRecords { job_id, records }))
             .await?;
         if self.stalled {
-            self.next_seq = last + 1;
+            self.cur.advance(last);
         }
         Ok(())
     }
@@ -310,10 +330,12 @@ impl Watcher {
         }
         self.stalled = false;
         if self.job != 0 {
-            let (job_id, next_seq) = (self.job, self.next_seq);
+            let (job_id, next_seq) = (self.job, self.cur.next());
             self.offer(pb::event::Kind::Skipped(pb::Skipped { job_id, next_seq }))
                 .await?;
-            if let Ok(job) = self.engine.get_job(self.job) {
+            if !self.logs_only
+                && let Ok(job) = self.engine.get_job(self.job)
+            {
                 self.offer(pb::event::Kind::Job(pb::JobChanged { job: Some(job) }))
                     .await?;
             }
@@ -322,10 +344,12 @@ impl Watcher {
     }
 }
 
-async fn recv_log(
-    logs: &mut Option<broadcast::Receiver<Arc<pb::LogRecord>>>,
-) -> Result<Arc<pb::LogRecord>, broadcast::error::RecvError> {
-    match logs {
+/// The next item of a subscription the stream may not have (no global
+/// events on a logs-only stream, no log for job 0).
+async fn recv<T: Clone>(
+    rx: &mut Option<broadcast::Receiver<T>>,
+) -> Result<T, broadcast::error::RecvError> {
+    match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }

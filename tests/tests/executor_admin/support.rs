@@ -265,6 +265,7 @@ pub async fn token_refused(h: &Harness, token: &str) -> bool {
             session: session(),
             job_id: 0,
             after_seq: 0,
+            logs_only: false,
         })
         .await;
     let refused = |code: Option<Code>| code == Some(Code::Unauthenticated);
@@ -293,6 +294,7 @@ impl Watch {
                 }),
                 job_id: 0,
                 after_seq: 0,
+                logs_only: false,
             })
             .await?
             .into_inner();

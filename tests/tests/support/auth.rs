@@ -344,6 +344,7 @@ pub async fn open_watch(h: &Harness, token: &str) -> Streaming<pb::Event> {
             session: session(token),
             job_id: 0,
             after_seq: 0,
+            logs_only: false,
         })
         .await
         .expect("Watch")
@@ -450,6 +451,7 @@ pub async fn job_calls(
             session: s(),
             job_id: job,
             after_seq: 0,
+            logs_only: false,
         })
     );
     out
