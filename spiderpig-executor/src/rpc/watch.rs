@@ -196,8 +196,10 @@ impl Watcher {
                 ending = self.stop.wait() => return Err(self.end(ending)),
                 e = recv(&mut events) => match e {
                     Ok(ev) => {
-                        if let Some(kind) = ev.kind.clone() {
-                            self.offer(kind).await?;
+                        if let Some(kind) = ev.kind.clone()
+                            && let Offer::Sent = self.offer(kind).await?
+                        {
+                            hub.count_streamed();
                         }
                     }
                     // Fell behind on global events: resynchronise with a snapshot.
