@@ -85,14 +85,14 @@ pub fn log_frame(job: u64, records: &[pb::LogRecord]) -> Utf8Bytes {
     encode(&ServerMsg::Log { job, records })
 }
 
-/// What an event of the browser's own Watch stream means for it.
+/// What an event of the shared global stream means for the sockets.
 #[derive(Debug, PartialEq)]
 pub enum Incoming {
     /// Forward this frame.
     Forward(Utf8Bytes),
     /// The session ended; the stream ends too.
     Revoked(String),
-    /// Not for this browser's global stream (heartbeats are the web's own).
+    /// Not a global frame (heartbeats are the web's own).
     Ignore,
 }
 
