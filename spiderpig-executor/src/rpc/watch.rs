@@ -23,8 +23,8 @@ use std::time::Duration;
 use spiderpig_policy::seq::{self, Step};
 use spiderpig_proto::v1 as pb;
 use tokio::sync::{broadcast, mpsc, watch};
-use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::Status;
 
 use crate::engine::{Caller, Engine};
@@ -40,7 +40,10 @@ const STALL: Duration = Duration::from_secs(1);
 /// Most records per LogRecords event.
 const LOG_BATCH: usize = 256;
 
-type Tx = mpsc::Sender<Result<pb::Event, Status>>;
+/// Boxed: a `pb::Event` is 512 bytes and tokio's channel allocates its slots
+/// 32 at a time when it is made, so unboxed every open stream (the web keeps
+/// one per signed-in session, mostly idle) would hold 16 KiB of empty slots.
+type Tx = mpsc::Sender<Box<pb::Event>>;
 
 /// Open a stream for an authenticated caller; `logs_only`: without the
 /// global events (queue, job, prompt, freeze).
@@ -74,14 +77,14 @@ pub(super) fn open(
             tracing::debug!("watch stream closed");
         }
     });
-    ReceiverStream::new(rx)
+    ReceiverStream::new(rx).map(|event| Ok(*event))
 }
 
 /// The stream is over (client gone, session revoked, executor stopping).
 struct Closed;
 
-fn event(kind: pb::event::Kind) -> pb::Event {
-    pb::Event { kind: Some(kind) }
+fn event(kind: pb::event::Kind) -> Box<pb::Event> {
+    Box::new(pb::Event { kind: Some(kind) })
 }
 
 /// What ends a stream from the executor's side.
@@ -158,7 +161,7 @@ impl Watcher {
         }
         let tx = &self.tx;
         let outcome = tokio::select! {
-            r = tx.send(Ok(event(kind))) => r.map(|()| Offer::Sent).map_err(|_| Closed),
+            r = tx.send(event(kind)) => r.map(|()| Offer::Sent).map_err(|_| Closed),
             () = tokio::time::sleep(STALL) => Ok(Offer::Stalled),
             ending = self.stop.wait() => Err(self.end(ending)),
         };
@@ -171,9 +174,11 @@ impl Watcher {
     /// Tell the client why its stream ends (if there is room), then end.
     fn end(&self, ending: Ending) -> Closed {
         if let Ending::Revoked(reason) = ending {
-            let _ = self.tx.try_send(Ok(event(pb::event::Kind::SessionRevoked(
-                pb::SessionRevoked { reason },
-            ))));
+            let _ = self
+                .tx
+                .try_send(event(pb::event::Kind::SessionRevoked(pb::SessionRevoked {
+                    reason,
+                })));
         }
         Closed
     }
