@@ -28,6 +28,8 @@
 //! - `vocab`: the `vocabulary!` macro that writes each closed list of words
 //!   once (private).
 //! - [`time`]: UTC calendar arithmetic for timestamps (formatting, days from a date).
+//! - [`seq`]: the one cursor over a job's log sequence numbers (what to do with
+//!   a batch of records, given what a reader has sent), used by both processes.
 //! - `text`: character classes and the escaping used in error messages (private).
 //! - [`constant_time`]: a constant-time byte comparison (for both processes).
 //! - [`config_key`]: which configuration key a TOML error is about.
@@ -45,6 +47,7 @@ pub mod limits;
 pub mod machine;
 pub mod prompt_id;
 pub mod redact;
+pub mod seq;
 pub mod stage;
 mod text;
 pub mod time;

@@ -403,8 +403,9 @@ impl DeployerClient {
         Ok(self.raw.get_log(req).await?.into_inner())
     }
 
-    /// `Watch`: live events, with the log of `job` from `after_seq` if a job
-    /// is named. The stream ends when the session does.
+    /// `Watch`: live global events, with the log of `job` from `after_seq`
+    /// if a job is named. The stream ends when the session does. (The web's
+    /// log feeds ask for `logs_only` streams through the raw client.)
     pub async fn watch(
         &mut self,
         s: &Session,
@@ -417,6 +418,7 @@ impl DeployerClient {
             session: s.pb(),
             job_id: job.map_or(0, JobId::get),
             after_seq,
+            logs_only: false,
         };
         Ok(self.raw.watch(req).await?.into_inner())
     }

@@ -3,10 +3,12 @@
 //! Every channel is a bounded broadcast ring: a subscriber that falls behind
 //! loses the oldest events and is told so (it then gets a "skipped" event and
 //! can fetch the gap with GetLog); it never slows the publisher or anyone else.
-//! Events are shared behind `Arc`, encoded once per stream by tonic.
+//! Events are shared behind `Arc`, encoded once per stream by tonic; the web
+//! holds one stream with the global events per process (its log feeds and
+//! session guards ask for `logs_only`), so each is encoded once.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use spiderpig_proto::v1 as pb;
@@ -46,6 +48,11 @@ pub struct Hub {
     capacity: usize,
     watchers: AtomicUsize,
     closing: tokio::sync::watch::Sender<bool>,
+    /// Global events published, and put on a Watch stream (each of those is
+    /// one protobuf encode by tonic): what a change costs, for tests and
+    /// the benchmark's reading.
+    published: AtomicU64,
+    streamed: AtomicU64,
 }
 
 impl std::fmt::Debug for Hub {
@@ -68,12 +75,36 @@ impl Hub {
             capacity,
             watchers: AtomicUsize::new(0),
             closing: tokio::sync::watch::channel(false).0,
+            published: AtomicU64::new(0),
+            streamed: AtomicU64::new(0),
         }
     }
 
     /// Send an event to every watcher.
     pub fn publish(&self, event: pb::event::Kind) {
+        self.published.fetch_add(1, Ordering::Relaxed);
         let _ = self.events.send(Arc::new(pb::Event { kind: Some(event) }));
+    }
+
+    /// Global events published so far.
+    pub fn events_published(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
+    }
+
+    /// Global events put on Watch streams so far (one encode each): with the
+    /// web's one shared stream, equal to [`Hub::events_published`] however
+    /// many sockets are open.
+    pub fn events_streamed(&self) -> u64 {
+        self.streamed.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_streamed(&self) {
+        self.streamed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Watch streams subscribed to the global events now.
+    pub fn event_subscribers(&self) -> usize {
+        self.events.receiver_count()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<pb::Event>> {

@@ -108,6 +108,7 @@ pub fn job(j: &JobRecord, position: u32) -> pb::Job {
         last_seq: j.last_seq,
         ready_deadline_ms: j.ready_deadline_ms,
         finished_by: j.finished_by.clone(),
+        version: j.version,
     }
 }
 

@@ -30,7 +30,8 @@
 //! - [`pages`]: server-rendered pages, and `script#vocab`, the page script's
 //!   words as data ([`pages::vocab`]).
 //! - [`ws`]: the WebSocket `/ws` (live queue, job, prompt, freeze and log
-//!   events; one shared log feed per watched job).
+//!   events; one shared log feed per watched job, one shared feed of the
+//!   global events, one session guard per signed-in session).
 //! - [`assets`]: embedded static files.
 //! - [`server`]: listening (TLS with rustls, or loopback HTTP) and shutdown.
 #![forbid(unsafe_code)]

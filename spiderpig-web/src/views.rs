@@ -11,7 +11,7 @@ use crate::error::WebError;
 
 /// Who looks: the `actions` of a [`JobView`] are theirs, so the browser
 /// offers buttons without knowing any rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Viewer {
     pub username: String,
     pub is_admin: bool,
@@ -84,6 +84,8 @@ pub struct JobView {
     pub finished_by: String,
     /// What the viewer may do now (`policy::actions_for`), in policy order.
     pub actions: Vec<Action>,
+    /// Bumped by every change of the job: of two snapshots, the higher is newer.
+    pub version: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -200,6 +202,7 @@ pub fn job(j: &pb::Job, viewer: &Viewer) -> Result<JobView, WebError> {
         ready_deadline_ms: some_if(j.ready_deadline_ms),
         finished_by: j.finished_by.clone(),
         actions: actions_for(state, kind, viewer.actor(&j.owner)),
+        version: j.version,
     })
 }
 

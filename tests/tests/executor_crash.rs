@@ -216,6 +216,7 @@ async fn sigterm_during_a_run_exits_promptly_with_the_state_on_disk() -> anyhow:
             session: d1.session(),
             job_id: job.id,
             after_seq: 0,
+            logs_only: false,
         })
         .await?
         .into_inner();

@@ -215,6 +215,7 @@ fn watch_from_start(session: Option<pb::Session>, job_id: u64) -> pb::WatchReque
         session,
         job_id,
         after_seq: 0,
+        logs_only: false,
     }
 }
 
@@ -293,6 +294,7 @@ async fn watch_replays_from_any_seq_with_no_gap_and_no_duplicate() -> anyhow::Re
                 session: d1.session(),
                 job_id: job.id,
                 after_seq: after,
+                logs_only: false,
             })
             .await?
             .into_inner();

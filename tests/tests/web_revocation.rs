@@ -153,3 +153,39 @@ async fn ctl_ban_refuses_the_old_cookie_closes_sockets_and_blocks_sign_in() -> a
     assert_eq!(b.json("/api/me").await?.0, 401);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_closes_only_that_sessions_sockets_and_the_others_keep_their_events()
+-> anyhow::Result<()> {
+    let web = WebHarness::start(WebOptions::default()).await?;
+    // deployer1's socket opens first, so the shared global stream borrows
+    // its session; its logout must not silence anyone else.
+    let mut gone = web.browser();
+    gone.login("deployer1", "deployer1-pass").await?;
+    let mut gone_ws = gone.ws().await?;
+    gone_ws
+        .wait_for(Duration::from_secs(5), |f| f["type"] == "queue")
+        .await?;
+    let mut stays = web.browser();
+    stays.login("deployer2", "deployer2-pass").await?;
+    let mut stays_ws = stays.ws().await?;
+    stays_ws
+        .wait_for(Duration::from_secs(5), |f| f["type"] == "queue")
+        .await?;
+
+    let res = gone.post_form("/logout", &[]).await?;
+    assert_eq!(res.status(), 303);
+    gone_ws.wait_for(WITHIN, |f| f["type"] == "revoked").await?;
+    assert_eq!(gone_ws.close_code(WITHIN).await?, Some(4001));
+
+    // The other viewer's socket is open, not revoked, and still hears the queue.
+    let job = stays.submit(serde_json::json!([42])).await?;
+    let id = job["id"].clone();
+    let frame = stays_ws
+        .wait_for(Duration::from_secs(5), |f| {
+            f["type"] == "revoked" || (f["type"] == "job" && f["job"]["id"] == id)
+        })
+        .await?;
+    assert_eq!(frame["type"], "job", "{frame}");
+    Ok(())
+}

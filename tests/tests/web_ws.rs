@@ -369,3 +369,55 @@ async fn a_socket_that_never_reads_is_told_it_skipped_while_others_get_everythin
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_or_job_change_is_encoded_once_by_the_executor_however_many_sockets()
+-> anyhow::Result<()> {
+    const SOCKETS: usize = 12;
+    let web = WebHarness::start(WebOptions::default()).await?;
+    // Two users, several tabs each (a tab shares its browser's session).
+    let mut b1 = web.browser();
+    b1.login("deployer1", "deployer1-pass").await?;
+    let mut b2 = web.browser();
+    b2.login("deployer2", "deployer2-pass").await?;
+    let mut sockets = Vec::new();
+    for i in 0..SOCKETS {
+        let b = if i % 2 == 0 { &b1 } else { &b2 };
+        let mut ws = b.ws().await?;
+        ws.wait_for(SECS(5), |f| f["type"] == "queue").await?;
+        sockets.push(ws);
+    }
+    let hub = web.exec.engine().hub().clone();
+    // One stream carries the global events; the others (one per session)
+    // only their session's end.
+    assert_eq!(hub.event_subscribers(), 1);
+    assert_eq!(hub.watchers(), 1 + 2, "global feed + one guard per session");
+    let (published, streamed) = (hub.events_published(), hub.events_streamed());
+    let id = id_of(&b1.submit(json!([42])).await?);
+    let has_it = |f: &serde_json::Value| {
+        let q = &f["queue"];
+        f["type"] == "queue"
+            && (q["active"]["id"] == id
+                || q["queued"]
+                    .as_array()
+                    .is_some_and(|q| q.iter().any(|j| j["id"] == id)))
+    };
+    for ws in &mut sockets {
+        ws.wait_for(SECS(5), has_it).await?;
+    }
+    // The counters are read a moment apart: wait until they settle.
+    let deadline = Instant::now() + SECS(5);
+    loop {
+        let p = hub.events_published() - published;
+        let s = hub.events_streamed() - streamed;
+        if p > 0 && s == p {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{p} events published, {s} encodes: not once each"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}

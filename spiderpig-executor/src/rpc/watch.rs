@@ -1,7 +1,13 @@
-//! One Watch stream: queue, job, prompt and freeze events, a job's log from a
-//! sequence number with no gap and no duplicate, heartbeats, and an end
-//! within a second of the session's revocation. Trust: internal (the caller
-//! is authenticated before the stream opens).
+//! One Watch stream: queue, job, prompt and freeze events (unless the
+//! request says `logs_only`), a job's log from a sequence number with no gap
+//! and no duplicate (the cursor is `spiderpig_policy::seq`, as in the web),
+//! heartbeats, and an end within a second of the session's revocation.
+//! Trust: internal (the caller is authenticated before the stream opens).
+//!
+//! A `logs_only` stream never subscribes to the hub's global events, so it
+//! costs no encode when the queue or a job changes: the web's per-job log
+//! feeds use it, and so does its per-session guard (job 0: nothing but the
+//! session's end and heartbeats).
 //!
 //! A client that stops reading never holds anything up: each stream has its
 //! own task and bounded buffer. A send that cannot complete within [`STALL`]
@@ -14,10 +20,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use spiderpig_policy::seq::{self, Step};
 use spiderpig_proto::v1 as pb;
 use tokio::sync::{broadcast, mpsc, watch};
-use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::Status;
 
 use crate::engine::{Caller, Engine};
@@ -33,14 +40,19 @@ const STALL: Duration = Duration::from_secs(1);
 /// Most records per LogRecords event.
 const LOG_BATCH: usize = 256;
 
-type Tx = mpsc::Sender<Result<pb::Event, Status>>;
+/// Boxed: a `pb::Event` is 512 bytes and tokio's channel allocates its slots
+/// 32 at a time when it is made, so unboxed every open stream (the web keeps
+/// one per signed-in session, mostly idle) would hold 16 KiB of empty slots.
+type Tx = mpsc::Sender<Box<pb::Event>>;
 
-/// Open a stream for an authenticated caller.
+/// Open a stream for an authenticated caller; `logs_only`: without the
+/// global events (queue, job, prompt, freeze).
 pub(super) fn open(
     engine: Arc<Engine>,
     caller: Caller,
     job: u64,
     after_seq: u64,
+    logs_only: bool,
 ) -> impl Stream<Item = Result<pb::Event, Status>> + Send + 'static {
     let capacity = engine.config().limits.watch_buffer.clamp(16, 4096);
     let (tx, rx) = mpsc::channel(capacity);
@@ -56,7 +68,8 @@ pub(super) fn open(
             },
             engine,
             job,
-            next_seq: after_seq.saturating_add(1),
+            cur: seq::Cursor::new(after_seq),
+            logs_only,
             stalled: false,
             tx,
         };
@@ -64,14 +77,14 @@ pub(super) fn open(
             tracing::debug!("watch stream closed");
         }
     });
-    ReceiverStream::new(rx)
+    ReceiverStream::new(rx).map(|event| Ok(*event))
 }
 
 /// The stream is over (client gone, session revoked, executor stopping).
 struct Closed;
 
-fn event(kind: pb::event::Kind) -> pb::Event {
-    pb::Event { kind: Some(kind) }
+fn event(kind: pb::event::Kind) -> Box<pb::Event> {
+    Box::new(pb::Event { kind: Some(kind) })
 }
 
 /// What ends a stream from the executor's side.
@@ -130,7 +143,10 @@ struct Watcher {
     stop: Stop,
     engine: Arc<Engine>,
     job: u64,
-    next_seq: u64,
+    /// What of the job's log the client has been sent (or skipped).
+    cur: seq::Cursor,
+    /// No global events on this stream.
+    logs_only: bool,
     /// The client's buffer stayed full: events are being dropped.
     stalled: bool,
     tx: Tx,
@@ -145,7 +161,7 @@ impl Watcher {
         }
         let tx = &self.tx;
         let outcome = tokio::select! {
-            r = tx.send(Ok(event(kind))) => r.map(|()| Offer::Sent).map_err(|_| Closed),
+            r = tx.send(event(kind)) => r.map(|()| Offer::Sent).map_err(|_| Closed),
             () = tokio::time::sleep(STALL) => Ok(Offer::Stalled),
             ending = self.stop.wait() => Err(self.end(ending)),
         };
@@ -158,16 +174,18 @@ impl Watcher {
     /// Tell the client why its stream ends (if there is room), then end.
     fn end(&self, ending: Ending) -> Closed {
         if let Ending::Revoked(reason) = ending {
-            let _ = self.tx.try_send(Ok(event(pb::event::Kind::SessionRevoked(
-                pb::SessionRevoked { reason },
-            ))));
+            let _ = self
+                .tx
+                .try_send(event(pb::event::Kind::SessionRevoked(pb::SessionRevoked {
+                    reason,
+                })));
         }
         Closed
     }
 
     async fn run(&mut self) -> Result<(), Closed> {
         let hub = self.engine.hub().clone();
-        let mut events = hub.subscribe();
+        let mut events = (!self.logs_only).then(|| hub.subscribe());
         let mut logs = if self.job != 0 {
             let (rx, live_from) = self.engine.subscribe_log(self.job);
             self.catch_up(live_from.saturating_sub(1)).await?;
@@ -181,17 +199,19 @@ impl Watcher {
         loop {
             tokio::select! {
                 ending = self.stop.wait() => return Err(self.end(ending)),
-                e = events.recv() => match e {
+                e = recv(&mut events) => match e {
                     Ok(ev) => {
-                        if let Some(kind) = ev.kind.clone() {
-                            self.offer(kind).await?;
+                        if let Some(kind) = ev.kind.clone()
+                            && let Offer::Sent = self.offer(kind).await?
+                        {
+                            hub.count_streamed();
                         }
                     }
                     // Fell behind on global events: resynchronise with a snapshot.
                     Err(broadcast::error::RecvError::Lagged(_)) => self.send_queue().await?,
                     Err(broadcast::error::RecvError::Closed) => return Err(Closed),
                 },
-                r = recv_log(&mut logs) => match r {
+                r = recv(&mut logs) => match r {
                     Ok(first) => {
                         let mut batch = vec![first];
                         while batch.len() < LOG_BATCH {
@@ -219,6 +239,9 @@ impl Watcher {
     }
 
     async fn send_queue(&mut self) -> Result<(), Closed> {
+        if self.logs_only {
+            return Ok(());
+        }
         if let Ok(queue) = self.engine.get_queue() {
             self.offer(pb::event::Kind::Queue(pb::QueueChanged {
                 queue: Some(crate::wire::queue(&queue)),
@@ -236,15 +259,15 @@ impl Watcher {
         }
     }
 
-    /// Send stored records from `next_seq` up to `upto` (inclusive). If the
-    /// client stalls, the rest is skipped (it stays in the store).
+    /// Send stored records after the cursor up to `upto` (inclusive). If
+    /// the client stalls, the rest is skipped (it stays in the store).
     async fn catch_up(&mut self, upto: u64) -> Result<(), Closed> {
-        while self.next_seq <= upto {
+        while self.cur.next() <= upto {
             if self.stalled {
-                self.next_seq = upto + 1;
+                self.cur.advance(upto);
                 return Ok(());
             }
-            let Ok(page) = self.engine.get_log(self.job, self.next_seq - 1, 1000) else {
+            let Ok(page) = self.engine.get_log(self.job, self.cur.sent(), 1000) else {
                 return Ok(());
             };
             let records = crate::wire::log_page(&page, false);
@@ -257,34 +280,40 @@ impl Watcher {
                 .offer(pb::event::Kind::Log(pb::LogRecords { job_id, records }))
                 .await?
             {
-                self.next_seq = last + 1;
+                self.cur.advance(last);
             }
         }
         Ok(())
     }
 
-    /// Live records. Duplicates are dropped; a gap (this task fell behind
-    /// the broadcast) is filled from the store.
+    /// Live records (consecutive, from the job's broadcast). What the
+    /// client has is dropped; a gap (this task fell behind the broadcast)
+    /// is filled from the store, which the executor has, so a lag here
+    /// never needs a `Skipped`.
     async fn deliver(&mut self, batch: Vec<Arc<pb::LogRecord>>) -> Result<(), Closed> {
-        let fresh: Vec<_> = batch
-            .into_iter()
-            .filter(|r| r.seq >= self.next_seq)
-            .collect();
-        let Some(first) = fresh.first().map(|r| r.seq) else {
+        let (Some(first), Some(last)) = (batch.first().map(|r| r.seq), batch.last().map(|r| r.seq))
+        else {
             return Ok(());
         };
-        let last = fresh.last().map(|r| r.seq).unwrap_or(first);
-        if first > self.next_seq {
-            self.catch_up(first - 1).await?;
+        match self.cur.step(first, last) {
+            Step::Drop => return Ok(()),
+            Step::Send => {}
+            Step::Skip | Step::Fill => {
+                if first > self.cur.next() {
+                    self.catch_up(first - 1).await?;
+                }
+            }
         }
         if self.stalled {
-            self.next_seq = last + 1;
+            self.cur.advance(last);
             return self.resume_if_drained().await;
         }
-        let mut records = Vec::with_capacity(fresh.len());
-        for rec in fresh {
-            if rec.seq == self.next_seq {
-                self.next_seq += 1;
+        // Only the records that follow on from the cursor (after a fill that
+        // came up short, none).
+        let mut records = Vec::with_capacity(batch.len());
+        for rec in batch {
+            if rec.seq == self.cur.next() {
+                self.cur.sent_up_to(rec.seq);
                 records.push((*rec).clone());
             }
         }
@@ -295,7 +324,7 @@ impl Watcher {
         self.offer(pb::event::Kind::Log(pb::LogRecords { job_id, records }))
             .await?;
         if self.stalled {
-            self.next_seq = last + 1;
+            self.cur.advance(last);
         }
         Ok(())
     }
@@ -308,13 +337,15 @@ impl Watcher {
         }
         self.stalled = false;
         if self.job != 0 {
-            let (job_id, next_seq) = (self.job, self.next_seq);
+            let (job_id, next_seq) = (self.job, self.cur.next());
             self.offer(pb::event::Kind::Skipped(pb::Skipped { job_id, next_seq }))
                 .await?;
             let view = spiderpig_policy::JobId::new(self.job)
                 .map_err(crate::ExecutorError::from)
                 .and_then(|id| self.engine.get_job(id));
-            if let Ok(view) = view {
+            if !self.logs_only
+                && let Ok(view) = view
+            {
                 let job = crate::wire::job_view(&view);
                 self.offer(pb::event::Kind::Job(pb::JobChanged { job: Some(job) }))
                     .await?;
@@ -324,10 +355,12 @@ impl Watcher {
     }
 }
 
-async fn recv_log(
-    logs: &mut Option<broadcast::Receiver<Arc<pb::LogRecord>>>,
-) -> Result<Arc<pb::LogRecord>, broadcast::error::RecvError> {
-    match logs {
+/// The next item of a subscription the stream may not have (no global
+/// events on a logs-only stream, no log for job 0).
+async fn recv<T: Clone>(
+    rx: &mut Option<broadcast::Receiver<T>>,
+) -> Result<T, broadcast::error::RecvError> {
+    match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }

@@ -120,6 +120,10 @@ pub struct JobRecord {
     /// scap's process group while it runs (for orphan checks after a crash).
     pub pgid: Option<i32>,
     pub finished_by: String,
+    /// Bumped by every `put_job` (the store sets it, whatever the caller
+    /// passes); rows written before it existed read as 0.
+    #[serde(default)]
+    pub version: u64,
 }
 
 impl JobRecord {
@@ -152,6 +156,7 @@ impl JobRecord {
             last_seq: 0,
             pgid: None,
             finished_by: String::new(),
+            version: 0,
         }
     }
 }

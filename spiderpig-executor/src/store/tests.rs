@@ -185,3 +185,28 @@ fn user_debug_hides_the_totp_secret() {
     assert!(!shown.contains("JBSWY3DPEHPK3PXP"));
     assert!(shown.contains("<hidden>"));
 }
+
+#[test]
+fn every_put_job_bumps_the_version_and_old_rows_read_as_zero() {
+    let (_dir, store) = temp_store();
+    let job = JobRecord::queued(
+        1,
+        "alice",
+        JobKind::Backport,
+        vec![spiderpig_policy::ChangeNumber::new(1).unwrap()],
+        0,
+    );
+    store.write(|tx| tx.put_job(&job)).unwrap();
+    let v1 = store.read(|tx| tx.job(1)).unwrap().unwrap();
+    assert_eq!(v1.version, 1);
+    // A caller's stale copy still makes a newer version, never an older one.
+    store.write(|tx| tx.put_job(&v1)).unwrap();
+    store.write(|tx| tx.put_job(&job)).unwrap();
+    assert_eq!(store.read(|tx| tx.job(1)).unwrap().unwrap().version, 3);
+
+    // A row written before versions existed: no `version` key.
+    let mut old = serde_json::to_value(&job).unwrap();
+    old.as_object_mut().unwrap().remove("version");
+    let old: JobRecord = serde_json::from_value(old).unwrap();
+    assert_eq!(old.version, 0);
+}

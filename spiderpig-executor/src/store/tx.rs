@@ -314,11 +314,25 @@ impl WriteTx {
         Ok(doomed)
     }
 
+    /// Write a job, one version above the stored row's (or the caller's,
+    /// if higher), so every change of a job is a new version whichever
+    /// path made it.
     pub fn put_job(&mut self, job: &JobRecord) -> Result<()> {
-        let bytes = encode(job)?;
-        self.txn
-            .open_table(JOBS)?
-            .insert(job.id, bytes.as_slice())?;
+        /// Only the version of the stored row is read back.
+        #[derive(serde::Deserialize)]
+        struct Stored {
+            #[serde(default)]
+            version: u64,
+        }
+        let mut table = self.txn.open_table(JOBS)?;
+        let stored = match table.get(job.id)? {
+            Some(row) => decode::<Stored>(row.value())?.version,
+            None => 0,
+        };
+        let mut job = job.clone();
+        job.version = stored.max(job.version) + 1;
+        let bytes = encode(&job)?;
+        table.insert(job.id, bytes.as_slice())?;
         Ok(())
     }
 

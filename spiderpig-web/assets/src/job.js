@@ -80,7 +80,18 @@
     return Number.isFinite(n) ? Math.min(100, Math.max(0, n)) : 0;
   }
 
-  const helpers = Object.freeze({ STAGES, STAGE_MARKS, stageStates, progressText, clampPercent });
+  /**
+   * Whether snapshot `next` of a job may replace `shown`: the executor bumps
+   * `version` on every change of the job, so an older snapshot (an action's
+   * answer that lost the race with the socket's job frame) is dropped. A
+   * snapshot without a version (none shown yet) is taken.
+   */
+  function isNewer(next, shown) {
+    if (!shown || !Number.isSafeInteger(shown.version) || !Number.isSafeInteger(next.version)) return true;
+    return next.version >= shown.version;
+  }
+
+  const helpers = Object.freeze({ STAGES, STAGE_MARKS, stageStates, progressText, clampPercent, isNewer });
 
   // ---- The page ----------------------------------------------------------------
 
@@ -282,9 +293,7 @@
 
     function applyJob(j) {
       if (!j || j.id !== jobId) return;
-      // An older snapshot than the one shown (an action's answer that lost
-      // the race with the socket's job frame) is dropped: the log only grows.
-      if (Number.isSafeInteger(j.last_seq) && Number.isSafeInteger(job.last_seq) && j.last_seq < job.last_seq) return;
+      if (!isNewer(j, job)) return;
       const before = job.state;
       job = j;
       root.dataset.state = j.state;

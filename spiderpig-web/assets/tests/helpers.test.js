@@ -168,3 +168,13 @@ test('titles, words, places and times', () => {
   assert.ok(app.isJobId('12') && app.isJobId(12));
   assert.ok(!app.isJobId('012') && !app.isJobId('1e3') && !app.isJobId('') && !app.isJobId(0) && !app.isJobId('../x'));
 });
+
+test('a job snapshot replaces the shown one unless its version is older', () => {
+  assert.equal(job.isNewer({ version: 4 }, { version: 3 }), true);
+  assert.equal(job.isNewer({ version: 3 }, { version: 3 }), true);
+  assert.equal(job.isNewer({ version: 2, last_seq: 90 }, { version: 3, last_seq: 10 }), false);
+  // The log growing says nothing about which snapshot is newer.
+  assert.equal(job.isNewer({ version: 5, last_seq: 10 }, { version: 4, last_seq: 90 }), true);
+  assert.equal(job.isNewer({ version: 1 }, null), true);
+  assert.equal(job.isNewer({}, { version: 3 }), true);
+});

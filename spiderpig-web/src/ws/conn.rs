@@ -1,5 +1,5 @@
 //! One WebSocket's life, after the upgrade: five jobs run side by side
-//! (the browser's messages, its own executor Watch stream, its log
+//! (the browser's messages, its global events and session guard, its log
 //! subscription, heartbeats, the monitoring frames) and feed one writer through a short queue; the
 //! first that ends decides the close code. Trust: frames from the browser
 //! are untrusted; the session was checked by the executor before upgrade

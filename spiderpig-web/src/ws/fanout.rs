@@ -1,5 +1,6 @@
-//! The per-job log fan-out. Trust: internal; the records are the
-//! executor's, already redacted.
+//! The per-job log fan-out, and the one feed of global events. Trust:
+//! internal; the records and events are the executor's, already redacted,
+//! and the same for every viewer (nothing in them depends on who watches).
 //!
 //! For each job that has watchers there is one feed: one upstream executor
 //! `Watch(job, after_seq)` stream (see `upstream`), opened with the session
@@ -9,29 +10,102 @@
 //! the same frames from the ring at its own pace; one that falls behind loses
 //! the oldest entries (and is told it skipped), never slowing the upstream
 //! or the others. The last watcher to leave ends the feed.
+//!
+//! The global events (queue, job, prompt, freeze) travel the same way, as
+//! the feed of [`GLOBAL`]: one `Watch(job 0)` stream for the whole web
+//! process instead of one stream per socket. A prompt or freeze event is
+//! serialised once for everyone. Queue and job events carry job views whose
+//! `actions` are the viewer's own (`policy::actions_for`), so their frame is
+//! serialised once per distinct viewer, the first time a socket of that
+//! person needs it, and shared by that person's sockets ([`PerViewer`]):
+//! one person never sees another's actions, and the cost grows with people,
+//! not tabs. A socket joining the feed is first sent what the stream itself
+//! began with (the latest queue snapshot, or that the executor is down).
+//! Each socket's own session is watched apart (see `guard`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::extract::ws::Utf8Bytes;
+use spiderpig_policy::seq;
 use spiderpig_proto::v1 as pb;
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
-use super::protocol;
+use super::protocol::{self, Incoming, ServerMsg};
 use super::upstream;
 use crate::executor::{Executor, Origin};
+use crate::monitor::Monitor;
+use crate::views::Viewer;
 
-/// Consecutive records of one job, as one ready-made `log` frame.
+/// The feed key of the global events (job 0 names no job; the per-socket
+/// log subscription never follows it).
+pub const GLOBAL: u64 = 0;
+
+/// Consecutive records of one job, as one ready-made `log` frame; on the
+/// [`GLOBAL`] feed, one global event (`first` = `last` = 0): its frame, or,
+/// for a queue or job event, the event to serialise for each viewer.
 #[derive(Debug)]
 pub struct LogBatch {
     pub first: u64,
     pub last: u64,
     pub frame: Utf8Bytes,
+    per_viewer: Option<Arc<PerViewer>>,
+}
+
+impl LogBatch {
+    fn shared(frame: Utf8Bytes) -> LogBatch {
+        LogBatch {
+            first: 0,
+            last: 0,
+            frame,
+            per_viewer: None,
+        }
+    }
+
+    /// The frame for `viewer`, or `None` when this event shows them nothing.
+    pub fn frame_for(&self, viewer: &Viewer) -> Option<Utf8Bytes> {
+        match &self.per_viewer {
+            None => Some(self.frame.clone()),
+            Some(p) => p.frame_for(viewer),
+        }
+    }
 }
 
 pub type Batch = Arc<LogBatch>;
+
+/// A global event whose frame differs by viewer, with each viewer's frame
+/// once it has been serialised.
+pub struct PerViewer {
+    event: pb::Event,
+    frames: Mutex<HashMap<Viewer, Option<Utf8Bytes>>>,
+    serialised: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for PerViewer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerViewer").finish_non_exhaustive()
+    }
+}
+
+impl PerViewer {
+    /// Serialise for `viewer` the first time; later sockets of the same
+    /// person share the bytes.
+    fn frame_for(&self, viewer: &Viewer) -> Option<Utf8Bytes> {
+        let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
+        frames
+            .entry(viewer.clone())
+            .or_insert_with(|| {
+                self.serialised.fetch_add(1, Ordering::Relaxed);
+                match protocol::incoming(&self.event, viewer) {
+                    Incoming::Forward(frame) => Some(frame),
+                    Incoming::Revoked(_) | Incoming::Ignore => None,
+                }
+            })
+            .clone()
+    }
+}
 
 /// All feeds; cheap to clone.
 #[derive(Clone)]
@@ -45,6 +119,8 @@ struct Shared {
     feeds: Mutex<HashMap<u64, Feed>>,
     next_id: AtomicU64,
     serialised: Arc<AtomicU64>,
+    /// Follows the lock holder from the global events.
+    monitor: Monitor,
 }
 
 /// One job's feed, as the map keeps it.
@@ -69,6 +145,15 @@ pub struct FeedCore {
     /// watcher joins a starved feed.
     pub switch: Notify,
     serialised: Arc<AtomicU64>,
+    /// What a socket joining the [`GLOBAL`] feed is sent first.
+    latest: Mutex<Latest>,
+}
+
+/// The state a joining socket of the global feed needs.
+#[derive(Default)]
+struct Latest {
+    queue: Option<Arc<PerViewer>>,
+    executor_down: bool,
 }
 
 /// A watcher's session, lent to the upstream stream.
@@ -101,9 +186,29 @@ pub enum Pick {
 /// A watcher's place in a feed; leaving is dropping it.
 pub struct Subscription {
     pub rx: broadcast::Receiver<Batch>,
+    core: Arc<FeedCore>,
     job: u64,
     id: u64,
     fanout: LogFanout,
+}
+
+impl Subscription {
+    /// What to send before the feed's frames (on the [`GLOBAL`] feed: the
+    /// latest queue snapshot, or that the executor is down). Read after
+    /// subscribing, so nothing is missed; at worst a snapshot comes twice.
+    pub fn first_frames(&self, viewer: &Viewer) -> Vec<Utf8Bytes> {
+        let queue = {
+            let latest = self.core.latest();
+            if latest.executor_down {
+                return vec![protocol::encode(&ServerMsg::Executor { up: false })];
+            }
+            latest.queue.clone()
+        };
+        queue
+            .and_then(|q| q.frame_for(viewer))
+            .into_iter()
+            .collect()
+    }
 }
 
 impl Drop for Subscription {
@@ -114,7 +219,7 @@ impl Drop for Subscription {
 
 impl LogFanout {
     /// `capacity`: entries in each job's broadcast ring (`limits.ws_queue`).
-    pub fn new(executor: Executor, capacity: usize) -> LogFanout {
+    pub fn new(executor: Executor, capacity: usize, monitor: Monitor) -> LogFanout {
         LogFanout {
             shared: Arc::new(Shared {
                 executor,
@@ -122,8 +227,13 @@ impl LogFanout {
                 feeds: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
                 serialised: Arc::new(AtomicU64::new(0)),
+                monitor,
             }),
         }
+    }
+
+    pub fn monitor(&self) -> &Monitor {
+        &self.shared.monitor
     }
 
     fn feeds(&self) -> MutexGuard<'_, HashMap<u64, Feed>> {
@@ -138,15 +248,19 @@ impl LogFanout {
         &self.shared.executor
     }
 
-    /// `log` frames serialised by all feeds so far (a test hook: one per
-    /// upstream batch, however many watchers it reaches).
+    /// Frames serialised by all feeds so far (a test hook: one per upstream
+    /// batch or global event, however many watchers it reaches).
     pub fn frames_serialised(&self) -> u64 {
         self.shared.serialised.load(Ordering::Relaxed)
     }
 
-    /// Jobs that have a feed now.
+    /// Feeds open now (jobs, and the [`GLOBAL`] feed).
     pub fn feeds_open(&self) -> usize {
         self.feeds().len()
+    }
+
+    pub fn has_feed(&self, job: u64) -> bool {
+        self.feeds().contains_key(&job)
     }
 
     /// Join `job`'s feed, starting it if needed. The receiver gets every
@@ -162,6 +276,7 @@ impl LogFanout {
                 stop: CancellationToken::new(),
                 switch: Notify::new(),
                 serialised: self.shared.serialised.clone(),
+                latest: Mutex::new(Latest::default()),
             });
             tokio::spawn(upstream::run(self.clone(), core.clone()));
             Feed {
@@ -182,6 +297,7 @@ impl LogFanout {
         }
         Subscription {
             rx: feed.core.tx.subscribe(),
+            core: feed.core.clone(),
             job,
             id,
             fanout: self.clone(),
@@ -232,20 +348,77 @@ impl LogFanout {
 }
 
 impl FeedCore {
-    /// Broadcast the records after `last_seq`, serialised once, and move
-    /// `last_seq` on. Records at or before it (a reopened stream's overlap)
-    /// are dropped here, so watchers see each seq at most once.
-    pub fn publish(&self, records: Vec<pb::LogRecord>, last_seq: &mut u64) {
-        let fresh: Vec<pb::LogRecord> = records.into_iter().filter(|r| r.seq > *last_seq).collect();
+    /// Broadcast the records `cur` has not passed on yet, serialised once,
+    /// and move `cur` on. Records it has (a reopened stream's overlap) are
+    /// dropped here, so watchers see each seq at most once.
+    pub fn publish(&self, records: Vec<pb::LogRecord>, cur: &mut seq::Cursor) {
+        let fresh: Vec<pb::LogRecord> = records.into_iter().filter(|r| cur.wants(r.seq)).collect();
         let (Some(first), Some(last)) = (fresh.first().map(|r| r.seq), fresh.last().map(|r| r.seq))
         else {
             return;
         };
         let frame = protocol::log_frame(self.job, &fresh);
         self.serialised.fetch_add(1, Ordering::Relaxed);
-        *last_seq = last;
+        cur.advance(last);
         // No receiver is fine: watchers may all be catching up or leaving.
-        let _ = self.tx.send(Arc::new(LogBatch { first, last, frame }));
+        let _ = self.tx.send(Arc::new(LogBatch {
+            first,
+            last,
+            frame,
+            per_viewer: None,
+        }));
+    }
+
+    fn latest(&self) -> MutexGuard<'_, Latest> {
+        self.latest.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Broadcast one global event: a prompt or freeze frame serialised here
+    /// once for every socket, a queue or job event to be serialised once per
+    /// viewer. The latest queue snapshot is kept for sockets that join later
+    /// (set before the send, so a joiner never misses it).
+    pub fn publish_event(&self, event: &pb::Event) {
+        if protocol::is_per_viewer(event) {
+            let per_viewer = Arc::new(PerViewer {
+                event: event.clone(),
+                frames: Mutex::new(HashMap::new()),
+                serialised: self.serialised.clone(),
+            });
+            if matches!(event.kind, Some(pb::event::Kind::Queue(_))) {
+                self.latest().queue = Some(per_viewer.clone());
+            }
+            let _ = self.tx.send(Arc::new(LogBatch {
+                first: 0,
+                last: 0,
+                frame: Utf8Bytes::from_static(""),
+                per_viewer: Some(per_viewer),
+            }));
+            return;
+        }
+        // Nothing viewer-specific: any viewer serialises it the same.
+        let nobody = Viewer {
+            username: String::new(),
+            is_admin: false,
+        };
+        let Incoming::Forward(frame) = protocol::incoming(event, &nobody) else {
+            return;
+        };
+        self.serialised.fetch_add(1, Ordering::Relaxed);
+        let _ = self.tx.send(Arc::new(LogBatch::shared(frame)));
+    }
+
+    /// The global stream is open (`up`) or the executor is unreachable: tell
+    /// every socket when that changes.
+    pub fn set_executor_up(&self, up: bool) {
+        {
+            let mut latest = self.latest();
+            if latest.executor_down != up {
+                return;
+            }
+            latest.executor_down = !up;
+        }
+        let frame = protocol::encode(&ServerMsg::Executor { up });
+        let _ = self.tx.send(Arc::new(LogBatch::shared(frame)));
     }
 }
 
@@ -258,7 +431,8 @@ mod tests {
             "/nonexistent/executor.sock".into(),
             std::time::Duration::from_secs(1),
         );
-        LogFanout::new(executor, 16)
+        let monitor = Monitor::from_config(&crate::monitor::config::Monitoring::default());
+        LogFanout::new(executor, 16, monitor)
     }
 
     fn records(seqs: std::ops::RangeInclusive<u64>) -> Vec<pb::LogRecord> {
@@ -280,12 +454,12 @@ mod tests {
         let f = fanout();
         let mut a = f.subscribe(5, "tok-a", &Origin::default());
         let mut b = f.subscribe(5, "tok-b", &Origin::default());
-        let mut last = 0;
-        core(&f, 5).publish(records(1..=3), &mut last);
+        let mut cur = seq::Cursor::new(0);
+        core(&f, 5).publish(records(1..=3), &mut cur);
         let (x, y) = (a.rx.recv().await.unwrap(), b.rx.recv().await.unwrap());
         assert!(Arc::ptr_eq(&x, &y));
         assert_eq!(x.frame.as_str().as_ptr(), y.frame.as_str().as_ptr());
-        assert_eq!((x.first, x.last, last), (1, 3, 3));
+        assert_eq!((x.first, x.last, cur.sent()), (1, 3, 3));
         assert_eq!(f.frames_serialised(), 1);
     }
 
@@ -293,9 +467,9 @@ mod tests {
     async fn overlap_after_a_reopen_is_dropped_before_broadcast() {
         let f = fanout();
         let mut a = f.subscribe(5, "tok", &Origin::default());
-        let mut last = 2;
-        core(&f, 5).publish(records(1..=2), &mut last);
-        core(&f, 5).publish(records(2..=4), &mut last);
+        let mut cur = seq::Cursor::new(2);
+        core(&f, 5).publish(records(1..=2), &mut cur);
+        core(&f, 5).publish(records(2..=4), &mut cur);
         let x = a.rx.recv().await.unwrap();
         assert_eq!((x.first, x.last), (3, 4));
         assert!(a.rx.try_recv().is_err());
@@ -322,5 +496,76 @@ mod tests {
         assert!(c.stop.is_cancelled());
         assert!(matches!(f.pick(&c), Pick::Gone));
         assert_eq!(f.feeds_open(), 0);
+    }
+
+    fn viewer(name: &str, is_admin: bool) -> Viewer {
+        Viewer {
+            username: name.into(),
+            is_admin,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_event_is_serialised_once_per_person_with_that_persons_actions() {
+        let f = fanout();
+        let mut tabs = [
+            f.subscribe(GLOBAL, "tok-ann-1", &Origin::default()),
+            f.subscribe(GLOBAL, "tok-ann-2", &Origin::default()),
+            f.subscribe(GLOBAL, "tok-bob", &Origin::default()),
+        ];
+        let job = pb::Job {
+            id: 7,
+            owner: "ann".into(),
+            state: pb::JobState::AwaitingReady as i32,
+            kind: pb::JobKind::Backport as i32,
+            stage: pb::Stage::Queued as i32,
+            ..Default::default()
+        };
+        let event = pb::Event {
+            kind: Some(pb::event::Kind::Job(pb::JobChanged { job: Some(job) })),
+        };
+        let before = f.frames_serialised();
+        core(&f, GLOBAL).publish_event(&event);
+        let (ann, bob) = (viewer("ann", false), viewer("bob", false));
+        let mut frames = Vec::new();
+        for (tab, who) in tabs.iter_mut().zip([&ann, &ann, &bob]) {
+            let batch = tab.rx.recv().await.unwrap();
+            frames.push(batch.frame_for(who).expect("a job frame"));
+        }
+        // Ann's two tabs share one serialisation; Bob has his own.
+        assert_eq!(frames[0].as_str().as_ptr(), frames[1].as_str().as_ptr());
+        assert_eq!(f.frames_serialised() - before, 2);
+        let actions = |frame: &Utf8Bytes| {
+            let v: serde_json::Value = serde_json::from_str(frame.as_str()).unwrap();
+            v["job"]["actions"].clone()
+        };
+        assert_eq!(actions(&frames[0]), serde_json::json!(["ready", "cancel"]));
+        assert_eq!(actions(&frames[2]), serde_json::json!([]));
+    }
+
+    #[tokio::test]
+    async fn a_freeze_event_is_one_frame_for_everyone() {
+        let f = fanout();
+        let mut a = f.subscribe(GLOBAL, "tok-a", &Origin::default());
+        let mut b = f.subscribe(GLOBAL, "tok-b", &Origin::default());
+        let event = pb::Event {
+            kind: Some(pb::event::Kind::Freeze(pb::FreezeChanged::default())),
+        };
+        let before = f.frames_serialised();
+        core(&f, GLOBAL).publish_event(&event);
+        let x =
+            a.rx.recv()
+                .await
+                .unwrap()
+                .frame_for(&viewer("ann", false))
+                .unwrap();
+        let y =
+            b.rx.recv()
+                .await
+                .unwrap()
+                .frame_for(&viewer("bob", true))
+                .unwrap();
+        assert_eq!(x.as_str().as_ptr(), y.as_str().as_ptr());
+        assert_eq!(f.frames_serialised() - before, 1);
     }
 }

@@ -1,5 +1,6 @@
 //! What all WebSockets share, kept in `AppState`: the connection cap, the
-//! shutdown signal, the per-job log fan-out and the monitoring poller. Trust: internal; it holds
+//! shutdown signal, the per-job log fan-out and the global events' feed,
+//! the per-session guards and the monitoring poller. Trust: internal; it holds
 //! the session tokens of open sockets only while they are open, and never
 //! logs them.
 
@@ -10,7 +11,8 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use super::fanout::LogFanout;
+use super::fanout::{GLOBAL, LogFanout};
+use super::guard::SessionGuards;
 use crate::config::Limits;
 use crate::executor::Executor;
 use crate::monitor::Monitor;
@@ -27,6 +29,7 @@ struct Inner {
     max: usize,
     shutdown: CancellationToken,
     fanout: LogFanout,
+    guards: SessionGuards,
     invalid: AtomicU64,
     /// The monitoring panels' poller (its frames go to every socket).
     monitor: Monitor,
@@ -45,7 +48,8 @@ impl WsHub {
                 permits: Arc::new(Semaphore::new(limits.ws_connections)),
                 max: limits.ws_connections,
                 shutdown: CancellationToken::new(),
-                fanout: LogFanout::new(executor, limits.ws_queue),
+                fanout: LogFanout::new(executor.clone(), limits.ws_queue, monitor.clone()),
+                guards: SessionGuards::new(executor),
                 invalid: AtomicU64::new(0),
                 monitor,
             }),
@@ -91,15 +95,27 @@ impl WsHub {
         &self.inner.fanout
     }
 
-    /// `log` frames serialised by the fan-out (one per batch, whatever the
-    /// number of watchers).
+    pub(crate) fn guards(&self) -> &SessionGuards {
+        &self.inner.guards
+    }
+
+    /// Executor streams this web process holds now: one per followed job's
+    /// log, one for the global events (while any socket is open) and one
+    /// per signed-in session with a socket; never one per socket.
+    pub fn executor_streams(&self) -> usize {
+        self.inner.fanout.feeds_open() + self.inner.guards.open()
+    }
+
+    /// Frames serialised by the fan-out (one per log batch or global event,
+    /// whatever the number of sockets).
     pub fn log_frames_serialised(&self) -> u64 {
         self.inner.fanout.frames_serialised()
     }
 
     /// Jobs whose log is fanned out now (one upstream stream each).
     pub fn log_feeds(&self) -> usize {
-        self.inner.fanout.feeds_open()
+        let global = self.inner.fanout.has_feed(GLOBAL);
+        self.inner.fanout.feeds_open() - usize::from(global)
     }
 
     /// Invalid browser messages ignored so far, all sockets together.

@@ -7,6 +7,7 @@
 //! a `skipped` frame, then the feed from where it is. Trust: the executor
 //! authorizes each `GetLog` with this browser's session.
 
+use spiderpig_policy::seq::{self, Step};
 use spiderpig_proto::v1 as pb;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
@@ -55,10 +56,7 @@ impl From<Gone> for Stop {
 /// Where this browser is in the job's log.
 struct Cursor {
     job: u64,
-    /// Highest seq sent (or the browser's `after_seq`).
-    sent: u64,
-    /// The feed's ring overflowed for this socket since the last batch.
-    lagged: bool,
+    seq: seq::Cursor,
 }
 
 /// Follow whatever `target` names, switching when it changes.
@@ -104,8 +102,7 @@ async fn follow(ctx: &Ctx, t: Target) -> Stop {
     let mut sub = c.hub.fanout().subscribe(t.job, &c.token, &c.origin);
     let mut cur = Cursor {
         job: t.job,
-        sent: t.after_seq,
-        lagged: false,
+        seq: seq::Cursor::new(t.after_seq),
     };
     if let Err(stop) = fill(ctx, &mut cur, None).await {
         return stop;
@@ -114,7 +111,7 @@ async fn follow(ctx: &Ctx, t: Target) -> Stop {
         let result = match sub.rx.recv().await {
             Ok(batch) => deliver(ctx, &mut cur, &batch).await,
             Err(RecvError::Lagged(_)) => {
-                cur.lagged = true;
+                cur.seq.lagged();
                 Ok(())
             }
             // The feed lives while we hold the subscription.
@@ -126,34 +123,8 @@ async fn follow(ctx: &Ctx, t: Target) -> Stop {
     }
 }
 
-/// What to do with a feed batch, given what this browser has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
-    /// Already sent.
-    Drop,
-    /// Exactly the next records: send the shared frame.
-    Send,
-    /// This socket fell behind the ring: `skipped`, then the shared frame.
-    Skip,
-    /// A gap the feed did not cause by lag, or a partial overlap: fetch
-    /// from the store up to the batch's end.
-    Fill,
-}
-
-fn step(b: &LogBatch, sent: u64, lagged: bool) -> Step {
-    if b.last <= sent {
-        Step::Drop
-    } else if b.first == sent + 1 {
-        Step::Send
-    } else if b.first > sent + 1 && lagged {
-        Step::Skip
-    } else {
-        Step::Fill
-    }
-}
-
 async fn deliver(ctx: &Ctx, cur: &mut Cursor, b: &LogBatch) -> Result<(), Stop> {
-    match step(b, cur.sent, cur.lagged) {
+    match cur.seq.step(b.first, b.last) {
         Step::Drop => return Ok(()),
         Step::Send => ctx.out.send(b.frame.clone()).await?,
         Step::Skip => {
@@ -167,7 +138,8 @@ async fn deliver(ctx: &Ctx, cur: &mut Cursor, b: &LogBatch) -> Result<(), Stop> 
         }
         Step::Fill => {
             fill(ctx, cur, Some(b.last)).await?;
-            match step(b, cur.sent, false) {
+            // Asked again as if never lagged: the fill answered the gap.
+            match seq::Cursor::new(cur.seq.sent()).step(b.first, b.last) {
                 Step::Drop => {}
                 Step::Send => ctx.out.send(b.frame.clone()).await?,
                 // The store is behind the live stream (it should never be):
@@ -183,25 +155,24 @@ async fn deliver(ctx: &Ctx, cur: &mut Cursor, b: &LogBatch) -> Result<(), Stop> 
             }
         }
     }
-    cur.sent = cur.sent.max(b.last);
-    cur.lagged = false;
+    cur.seq.advance(b.last);
     Ok(())
 }
 
-/// Send stored records after `cur.sent`, up to `upto` (or to the end).
+/// Send stored records after what was sent, up to `upto` (or to the end).
 async fn fill(ctx: &Ctx, cur: &mut Cursor, upto: Option<u64>) -> Result<(), Stop> {
-    while upto.is_none_or(|u| cur.sent < u) {
-        let page = get_log(ctx, cur.job, cur.sent).await?;
+    while upto.is_none_or(|u| cur.seq.sent() < u) {
+        let page = get_log(ctx, cur.job, cur.seq.sent()).await?;
         let records: Vec<pb::LogRecord> = page
             .records
             .into_iter()
-            .filter(|r| r.seq > cur.sent && upto.is_none_or(|u| r.seq <= u))
+            .filter(|r| cur.seq.wants(r.seq) && upto.is_none_or(|u| r.seq <= u))
             .collect();
         let Some(last) = records.last().map(|r| r.seq) else {
             break;
         };
         ctx.out.send(protocol::log_frame(cur.job, &records)).await?;
-        cur.sent = last;
+        cur.seq.sent_up_to(last);
         if !page.more {
             break;
         }
@@ -236,37 +207,6 @@ async fn get_log(ctx: &Ctx, job: u64, after_seq: u64) -> Result<pb::GetLogRespon
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::extract::ws::Utf8Bytes;
-
-    fn batch(first: u64, last: u64) -> LogBatch {
-        LogBatch {
-            first,
-            last,
-            frame: Utf8Bytes::from_static("{}"),
-        }
-    }
-
-    #[test]
-    fn feed_batches_table() {
-        // (batch, sent, lagged) -> step
-        let cases = [
-            ((5, 9), 9, false, Step::Drop),
-            ((5, 9), 12, true, Step::Drop),
-            ((5, 9), 4, false, Step::Send),
-            ((5, 9), 4, true, Step::Send),
-            ((5, 9), 2, true, Step::Skip),
-            ((5, 9), 2, false, Step::Fill),
-            ((5, 9), 6, false, Step::Fill),
-            ((5, 9), 6, true, Step::Fill),
-        ];
-        for ((first, last), sent, lagged, want) in cases {
-            assert_eq!(
-                step(&batch(first, last), sent, lagged),
-                want,
-                "{first}..={last} sent {sent} lagged {lagged}"
-            );
-        }
-    }
 
     #[test]
     fn job_zero_follows_nothing() {

@@ -2,8 +2,10 @@
 //! freeze and log events (protocol in docs/API.md, "WebSocket /ws").
 //! Trust: the browser is untrusted. Before the upgrade, `Origin` must be
 //! exactly the public origin (403) and the executor must say the session
-//! cookie belongs to a session that passed TOTP (401); after it, every
-//! executor stream is opened with that session, so the executor can end it.
+//! cookie belongs to a session that passed TOTP (401); after it, the
+//! session's own guard stream (see `guard`) is opened with it, so the
+//! executor can end it, and every `GetLog` the socket makes is authorized
+//! with it.
 //!
 //! # Layout
 //!
@@ -12,17 +14,21 @@
 //!   the shutdown signal, the log fan-out.
 //! - `conn`: one socket's life: its jobs, the writer, the close codes.
 //! - [`reader`]: the browser's messages (untrusted).
-//! - `events`: the socket's own executor Watch stream (global events,
-//!   revocation, executor down/up).
+//! - `events`: the socket's global events (from the shared feed) and its
+//!   session's end (from its guard).
 //! - `logs`: the socket's log subscription (catch-up, then the feed).
-//! - `fanout`: per-job feeds, each record serialised once for all watchers.
+//! - `fanout`: per-job feeds, each record serialised once for all watchers,
+//!   and the one feed of global events, each serialised once for all sockets.
 //! - `upstream`: a feed's one executor Watch stream.
+//! - `guard`: one logs-only executor stream per session with a socket: the
+//!   session's end (logout, ban, expiry) closes all its sockets at once.
 //! - [`protocol`]: JSON frames and close codes.
 //! - `retry`: backoff, and what an executor error means for a socket.
 
 mod conn;
 mod events;
 mod fanout;
+mod guard;
 pub mod hub;
 mod logs;
 pub mod protocol;

@@ -85,15 +85,22 @@ pub fn log_frame(job: u64, records: &[pb::LogRecord]) -> Utf8Bytes {
     encode(&ServerMsg::Log { job, records })
 }
 
-/// What an event of the browser's own Watch stream means for it.
+/// What an event of the shared global stream means for the sockets.
 #[derive(Debug, PartialEq)]
 pub enum Incoming {
     /// Forward this frame.
     Forward(Utf8Bytes),
     /// The session ended; the stream ends too.
     Revoked(String),
-    /// Not for this browser's global stream (heartbeats are the web's own).
+    /// Not a global frame (heartbeats are the web's own).
     Ignore,
+}
+
+/// Whether `event`'s frame differs by viewer: queue and job events carry
+/// job views, whose `actions` are the viewer's own.
+pub fn is_per_viewer(event: &pb::Event) -> bool {
+    use pb::event::Kind;
+    matches!(event.kind, Some(Kind::Queue(_) | Kind::Job(_)))
 }
 
 /// Map a global event (queue, job, prompt, freeze, revocation) for `viewer`

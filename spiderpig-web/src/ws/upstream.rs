@@ -1,14 +1,17 @@
-//! A feed's one upstream stream: `Watch(job, after_seq)` on the executor,
-//! opened with a current watcher's session, reopened from the last seq when
-//! that session ends, that watcher leaves, or the executor restarts. Trust:
+//! A feed's one upstream stream: `Watch(job, after_seq, logs_only)` on the
+//! executor, opened with a current watcher's session, reopened from the last
+//! seq when that session ends, that watcher leaves, or the executor
+//! restarts. The [`GLOBAL`] feed's stream is `Watch(job 0)` with the global
+//! events, and says when the executor goes away and comes back. Trust:
 //! internal; the executor authorizes every (re)open with the session used.
 
 use std::sync::Arc;
 
+use spiderpig_policy::seq;
 use spiderpig_proto::v1 as pb;
 use tonic::{Status, Streaming};
 
-use super::fanout::{FeedCore, LogFanout, Pick, Watcher};
+use super::fanout::{FeedCore, GLOBAL, LogFanout, Pick, Watcher};
 use super::retry::{Backoff, Class, MAX_RETRY, classify};
 use crate::executor::session;
 
@@ -34,7 +37,7 @@ pub async fn run(fanout: LogFanout, core: Arc<FeedCore>) {
 async fn follow(fanout: &LogFanout, core: &FeedCore) {
     // Unknown until the first open: the feed carries live records only
     // (each watcher catches up with GetLog itself).
-    let mut last_seq: Option<u64> = None;
+    let mut cur: Option<seq::Cursor> = None;
     let mut backoff = Backoff::default();
     loop {
         let (id, watcher) = match fanout.pick(core) {
@@ -46,10 +49,18 @@ async fn follow(fanout: &LogFanout, core: &FeedCore) {
             }
             Pick::Gone => return,
         };
-        let ended = match open(fanout, core.job, &watcher, &mut last_seq).await {
+        let opened = if core.job == GLOBAL {
+            open_globals(fanout, &watcher).await
+        } else {
+            open(fanout, core.job, &watcher, &mut cur).await
+        };
+        let ended = match opened {
             Ok(stream) => {
                 backoff.reset();
-                pump(core, stream, last_seq.get_or_insert(0)).await
+                if core.job == GLOBAL {
+                    core.set_executor_up(true);
+                }
+                pump(fanout, core, stream, cur.get_or_insert(seq::Cursor::new(0))).await
             }
             Err(status) => match classify(&status) {
                 Class::Down => Ended::Down,
@@ -60,22 +71,25 @@ async fn follow(fanout: &LogFanout, core: &FeedCore) {
         match ended {
             Ended::Revoked => fanout.mark_dead(core, id),
             Ended::Switch => {}
-            Ended::Down => backoff.wait().await,
+            Ended::Down => {
+                core.set_executor_up(false);
+                backoff.wait().await;
+            }
         }
     }
 }
 
-/// Open `Watch(job)` from `last_seq`; the first time, from the job's
-/// current end (so the ring is not flooded with old records).
+/// Open `Watch(job)` after what `cur` has passed on; the first time, from
+/// the job's current end (so the ring is not flooded with old records).
 async fn open(
     fanout: &LogFanout,
     job: u64,
     who: &Watcher,
-    last_seq: &mut Option<u64>,
+    cur: &mut Option<seq::Cursor>,
 ) -> Result<Streaming<pb::Event>, Status> {
     let mut client = fanout.executor().client();
-    let after_seq = match *last_seq {
-        Some(seq) => seq,
+    let after_seq = match *cur {
+        Some(c) => c.sent(),
         None => {
             let r = client
                 .get_job(pb::JobActionRequest {
@@ -85,9 +99,9 @@ async fn open(
                 })
                 .await?
                 .into_inner();
-            let seq = r.job.map_or(0, |j| j.last_seq);
-            *last_seq = Some(seq);
-            seq
+            let end = r.job.map_or(0, |j| j.last_seq);
+            *cur = Some(seq::Cursor::new(end));
+            end
         }
     };
     let req = pb::WatchRequest {
@@ -95,39 +109,66 @@ async fn open(
         session: session(&who.token),
         job_id: job,
         after_seq,
+        // The global events have their own feed.
+        logs_only: true,
     };
     Ok(client.watch(req).await?.into_inner())
 }
 
-/// Broadcast the stream's log records until it ends or must be switched.
-async fn pump(core: &FeedCore, mut stream: Streaming<pb::Event>, last_seq: &mut u64) -> Ended {
+/// Open the global events' stream (its first event is the queue snapshot).
+async fn open_globals(fanout: &LogFanout, who: &Watcher) -> Result<Streaming<pb::Event>, Status> {
+    let req = pb::WatchRequest {
+        ctx: who.origin.ctx(),
+        session: session(&who.token),
+        job_id: 0,
+        after_seq: 0,
+        logs_only: false,
+    };
+    Ok(fanout.executor().client().watch(req).await?.into_inner())
+}
+
+/// Broadcast what the stream brings (the job's log records, or on the
+/// [`GLOBAL`] feed the global events), each serialised once, until it ends
+/// or must be switched.
+async fn pump(
+    fanout: &LogFanout,
+    core: &FeedCore,
+    mut stream: Streaming<pb::Event>,
+    cur: &mut seq::Cursor,
+) -> Ended {
     use pb::event::Kind;
     loop {
         let next = tokio::select! {
             _ = core.switch.notified() => return Ended::Switch,
             next = stream.message() => next,
         };
-        match next {
-            Ok(Some(pb::Event {
-                kind: Some(Kind::Log(batch)),
-            })) if batch.job_id == core.job => {
-                core.publish(batch.records, last_seq);
-            }
-            // The executor dropped records for this stream: watchers see the
-            // gap and fetch it from the store.
-            Ok(Some(pb::Event {
-                kind: Some(Kind::Skipped(s)),
-            })) if s.job_id == core.job => {
-                *last_seq = (*last_seq).max(s.next_seq.saturating_sub(1));
-            }
-            Ok(Some(pb::Event {
-                kind: Some(Kind::SessionRevoked(_)),
-            })) => return Ended::Revoked,
-            // Queue, job, prompt and freeze events reach each browser on its own stream.
-            Ok(Some(_)) => {}
+        let event = match next {
+            Ok(Some(event)) => event,
             Ok(None) => return Ended::Down,
             Err(status) if classify(&status) == Class::Revoked => return Ended::Revoked,
             Err(_) => return Ended::Down,
+        };
+        if let Some(Kind::SessionRevoked(_)) = event.kind {
+            // The session lent to this stream ended (not the others').
+            return Ended::Revoked;
+        }
+        if core.job == GLOBAL {
+            // The monitoring panels follow the job holding the lock.
+            fanout.monitor().see_event(&event);
+            core.publish_event(&event);
+            continue;
+        }
+        match event.kind {
+            Some(Kind::Log(batch)) if batch.job_id == core.job => {
+                core.publish(batch.records, cur);
+            }
+            // The executor dropped records for this stream: watchers see the
+            // gap and fetch it from the store.
+            Some(Kind::Skipped(s)) if s.job_id == core.job => {
+                cur.advance(s.next_seq.saturating_sub(1));
+            }
+            // Heartbeats (the stream is logs-only).
+            _ => {}
         }
     }
 }

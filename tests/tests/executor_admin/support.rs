@@ -264,6 +264,7 @@ pub async fn token_refused(h: &Harness, token: &str) -> bool {
             session: session(),
             job_id: 0,
             after_seq: 0,
+            logs_only: false,
         })
         .await;
     let refused = |code: Option<Code>| code == Some(Code::Unauthenticated);
@@ -292,6 +293,7 @@ impl Watch {
                 }),
                 job_id: 0,
                 after_seq: 0,
+                logs_only: false,
             })
             .await?
             .into_inner();

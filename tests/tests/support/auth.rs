@@ -472,6 +472,7 @@ pub async fn call_verb(
                 session: s(),
                 job_id: job,
                 after_seq: 0,
+                logs_only: false,
             })
             .await),
         other => panic!("no test request for the Deployer verb {other}: add one to call_verb"),

@@ -267,10 +267,12 @@ impl Verb for GetLog {
     }
 }
 
-/// What a Watch stream follows: global events only, or a job too.
+/// What a Watch stream follows: global events only, or a job too (and,
+/// `logs_only`, that job's log without the global events).
 pub struct Follow {
     job: Option<JobId>,
     after_seq: u64,
+    logs_only: bool,
 }
 
 /// Live events for one browser tab.
@@ -287,6 +289,7 @@ impl Verb for Watch {
         Ok(Follow {
             job,
             after_seq: r.after_seq,
+            logs_only: r.logs_only,
         })
     }
     fn target(f: &Follow) -> String {
@@ -302,7 +305,7 @@ impl Verb for Watch {
             e.get_job(id)?;
         }
         let job = f.job.map_or(0, JobId::get);
-        let stream = crate::rpc::watch::open(e.clone(), who.clone(), job, f.after_seq);
+        let stream = crate::rpc::watch::open(e.clone(), who.clone(), job, f.after_seq, f.logs_only);
         Ok(Box::pin(stream))
     }
 }
