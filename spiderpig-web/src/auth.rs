@@ -6,7 +6,7 @@ use spiderpig_proto::v1 as pb;
 
 use crate::cookies;
 use crate::error::WebError;
-use crate::executor::{Origin, session};
+use crate::executor::{RequestContext, Session};
 use crate::state::AppState;
 use crate::views::Viewer;
 
@@ -35,7 +35,7 @@ impl Me {
 pub async fn who(
     state: &AppState,
     headers: &HeaderMap,
-    origin: &Origin,
+    origin: &RequestContext,
     need_totp: bool,
 ) -> Result<Me, WebError> {
     let token = cookies::get(headers, cookies::SESSION).ok_or(WebError::Unauthenticated)?;
@@ -46,18 +46,14 @@ pub async fn who(
 pub async fn who_holds(
     state: &AppState,
     token: String,
-    origin: &Origin,
+    origin: &RequestContext,
     need_totp: bool,
 ) -> Result<Me, WebError> {
     let r = state
         .executor
         .client()
-        .who_am_i(pb::WhoAmIRequest {
-            ctx: origin.ctx(),
-            session: session(&token),
-        })
-        .await?
-        .into_inner();
+        .who_am_i(&Session::new(token.as_str()), origin)
+        .await?;
     if need_totp && !r.totp_passed {
         return Err(WebError::TotpRequired);
     }

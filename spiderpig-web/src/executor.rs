@@ -4,15 +4,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use spiderpig_client::{ChannelTimeouts, unix_channel_with};
+use spiderpig_client::{ChannelTimeouts, DeployerClient, unix_channel_with};
 use spiderpig_proto::v1 as pb;
-use spiderpig_proto::v1::deployer_client::DeployerClient;
 use tonic::transport::Channel;
 
 /// A lazily connected `Deployer` client; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Executor {
-    client: spiderpig_client::DeployerClient,
+    client: DeployerClient,
 }
 
 impl Executor {
@@ -23,44 +22,29 @@ impl Executor {
             connect: Duration::from_secs(2),
             request: timeout,
         };
-        let client = spiderpig_client::DeployerClient::new(unix_channel_with(socket, timeouts));
+        let client = DeployerClient::new(unix_channel_with(socket, timeouts));
         Executor { client }
     }
 
-    pub fn client(&self) -> DeployerClient<Channel> {
+    /// The typed client: one method per `Deployer` RPC.
+    pub fn client(&self) -> DeployerClient {
+        self.client.clone()
+    }
+
+    /// The generated client, for the Watch streams the typed client does
+    /// not build (the web's logs-only feeds and session guards).
+    pub fn raw(&self) -> pb::deployer_client::DeployerClient<Channel> {
         self.client.raw()
     }
 }
 
-/// Where a request came from, for the executor's audit trail.
-#[derive(Clone, Debug, Default)]
-pub struct Origin {
-    pub client_addr: String,
-    pub user_agent: String,
-    pub request_id: String,
-}
-
-impl Origin {
-    pub fn ctx(&self) -> Option<pb::RequestContext> {
-        Some(pb::RequestContext {
-            client_addr: clip(&self.client_addr, 64),
-            user_agent: clip(&self.user_agent, 256),
-            request_id: clip(&self.request_id, 64),
-        })
-    }
-}
-
-/// Keep printable ASCII only, at most `max` bytes (the executor's limits).
-fn clip(s: &str, max: usize) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii() && !c.is_ascii_control())
-        .take(max)
-        .collect()
-}
-
-/// A session token as a proto message.
+/// A session token as a proto message (for the raw Watch requests).
 pub fn session(token: &str) -> Option<pb::Session> {
     Some(pb::Session {
         token: token.to_string(),
     })
 }
+
+/// Where a request came from, for the executor's audit trail (address,
+/// user agent, request id); cut to the executor's limits by the client.
+pub use spiderpig_client::{RequestContext, Session};

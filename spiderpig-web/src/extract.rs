@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 use crate::auth::Me;
 use crate::cookies;
 use crate::error::WebError;
-use crate::executor::Origin;
+use crate::executor::RequestContext;
 use crate::pages::parts::Page;
 use crate::request::Meta;
 use crate::security::check_state_change;
@@ -47,7 +47,7 @@ pub trait Surface: Sized + Send + Sync + 'static {
     fn who(
         state: &AppState,
         headers: &HeaderMap,
-        origin: &Origin,
+        origin: &RequestContext,
     ) -> impl Future<Output = Result<Self::Who, Self::Rejection>> + Send;
 
     /// A refusal before anyone was asked.
@@ -64,7 +64,11 @@ impl Surface for Api {
     type Rejection = WebError;
     type Format = format::Json;
 
-    async fn who(_: &AppState, headers: &HeaderMap, _: &Origin) -> Result<String, WebError> {
+    async fn who(
+        _: &AppState,
+        headers: &HeaderMap,
+        _: &RequestContext,
+    ) -> Result<String, WebError> {
         session_token(headers)
     }
 
@@ -92,7 +96,7 @@ impl<const NEED_TOTP: bool> Surface for SignedInPage<NEED_TOTP> {
     async fn who(
         state: &AppState,
         headers: &HeaderMap,
-        origin: &Origin,
+        origin: &RequestContext,
     ) -> Result<Self::Who, Response> {
         Page::open(state, headers, origin, NEED_TOTP).await
     }
@@ -110,7 +114,11 @@ impl Surface for Anyone {
     type Rejection = Response;
     type Format = format::Form;
 
-    async fn who(_: &AppState, headers: &HeaderMap, _: &Origin) -> Result<Self::Who, Response> {
+    async fn who(
+        _: &AppState,
+        headers: &HeaderMap,
+        _: &RequestContext,
+    ) -> Result<Self::Who, Response> {
         Ok(cookies::get(headers, cookies::SESSION))
     }
 
@@ -127,7 +135,7 @@ pub fn session_token(headers: &HeaderMap) -> Result<String, WebError> {
 /// A signed-in person on a read-only route of surface `S`.
 pub struct SignedIn<S: Surface> {
     pub who: S::Who,
-    pub origin: Origin,
+    pub origin: RequestContext,
 }
 
 impl<S: Surface> FromRequestParts<AppState> for SignedIn<S> {
@@ -194,7 +202,7 @@ impl<T: DeserializeOwned + Default + CsrfField> FromBody<format::Form> for T {
 /// A state change on surface `S` with body `T`, every check passed.
 pub struct StateChange<S: Surface, T> {
     pub who: S::Who,
-    pub origin: Origin,
+    pub origin: RequestContext,
     pub body: T,
 }
 

@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::cookies;
-use crate::executor::Origin;
+use crate::executor::RequestContext;
 
 /// This request's id (9 random bytes, base64url), set by [`assign_id`].
 #[derive(Clone, Debug)]
@@ -52,7 +52,7 @@ pub fn span<B>(req: &axum::http::Request<B>) -> tracing::Span {
 }
 
 /// The request's origin facts (address, user agent, request id).
-pub struct Meta(pub Origin);
+pub struct Meta(pub RequestContext);
 
 impl Meta {
     /// Read the facts from a request's parts (never fails).
@@ -72,7 +72,7 @@ impl Meta {
             Some(id) => id.0.clone(),
             None => random_token(9),
         };
-        Meta(Origin {
+        Meta(RequestContext {
             client_addr,
             user_agent,
             request_id,

@@ -2,14 +2,13 @@
 //! that builds each `Deployer` request. Trust: input arrives here already in
 //! checked newtypes; the executor authenticates the token and decides.
 
-use spiderpig_policy::{ChangeNumber, InputLine, JobId, TotpCode};
+use spiderpig_client::{Answer, DeployerClient, JobFilter};
+use spiderpig_policy::{ChangeNumber, JobId, PromptId, TotpCode};
 use spiderpig_proto::v1 as pb;
-use spiderpig_proto::v1::deployer_client::DeployerClient;
-use tonic::transport::Channel;
 
 use super::filters::Filters;
 use crate::error::WebError;
-use crate::executor::{Origin, session};
+use crate::executor::{RequestContext, Session};
 use crate::state::AppState;
 
 /// Largest page of log records asked for at once (the executor's maximum).
@@ -24,83 +23,44 @@ pub enum Action {
     Finish,
 }
 
-/// An answer to a pending prompt.
-#[derive(Debug, Clone)]
-pub enum Answer {
-    /// One of the prompt's keys (the executor checks which).
-    Key(String),
-    /// A line of text for an input-line prompt.
-    Line(InputLine),
-}
-
-/// Calls made for one person: their session token and the request's origin.
-/// Owned (cheap clones) so a streamed download can keep it.
+/// Calls made for one person through the typed executor client: their
+/// session and the request's context. Owned (cheap clones) so a streamed
+/// download can keep it.
 #[derive(Clone)]
 pub struct Caller {
-    state: AppState,
-    origin: Origin,
-    token: String,
+    client: DeployerClient,
+    ctx: RequestContext,
+    session: Session,
 }
 
 impl Caller {
-    pub fn new(state: &AppState, origin: &Origin, token: &str) -> Caller {
+    pub fn new(state: &AppState, ctx: &RequestContext, token: &str) -> Caller {
         Caller {
-            state: state.clone(),
-            origin: origin.clone(),
-            token: token.to_string(),
-        }
-    }
-
-    fn client(&self) -> DeployerClient<Channel> {
-        self.state.executor.client()
-    }
-
-    fn ctx(&self) -> Option<pb::RequestContext> {
-        self.origin.ctx()
-    }
-
-    fn session(&self) -> Option<pb::Session> {
-        session(&self.token)
-    }
-
-    fn action_request(&self, id: JobId) -> pb::JobActionRequest {
-        pb::JobActionRequest {
-            ctx: self.ctx(),
-            session: self.session(),
-            job_id: id.get(),
+            client: state.executor.client(),
+            ctx: ctx.clone(),
+            session: Session::new(token),
         }
     }
 
     pub async fn queue(&self) -> Result<pb::QueueResponse, WebError> {
-        let req = pb::GetQueueRequest {
-            ctx: self.ctx(),
-            session: self.session(),
-        };
-        Ok(self.client().get_queue(req).await?.into_inner())
+        let (mut c, s) = (self.client.clone(), &self.session);
+        Ok(c.get_queue(s, &self.ctx).await?)
     }
 
     pub async fn job(&self, id: JobId) -> Result<pb::Job, WebError> {
-        job_of(self.client().get_job(self.action_request(id)).await?)
+        let (mut c, s) = (self.client.clone(), &self.session);
+        Ok(c.get_job(s, &self.ctx, id).await?)
     }
 
     pub async fn list(&self, filters: &Filters) -> Result<pb::ListJobsResponse, WebError> {
-        let req = pb::ListJobsRequest {
-            ctx: self.ctx(),
-            session: self.session(),
+        let filter = JobFilter {
             page_size: filters.limit,
-            before_job_id: filters.before.map_or(0, JobId::get),
-            owner: filters
-                .owner
-                .as_ref()
-                .map(|u| u.as_str().to_string())
-                .unwrap_or_default(),
-            states: filters
-                .states
-                .iter()
-                .map(|s| pb::JobState::from(*s) as i32)
-                .collect(),
+            before: filters.before,
+            owner: filters.owner.clone(),
+            states: filters.states.clone(),
         };
-        Ok(self.client().list_jobs(req).await?.into_inner())
+        let (mut c, s) = (self.client.clone(), &self.session);
+        Ok(c.list_jobs(s, &self.ctx, &filter).await?)
     }
 
     /// Records with `seq > after`, at most `limit` (1..=5000).
@@ -110,14 +70,9 @@ impl Caller {
         after: u64,
         limit: u32,
     ) -> Result<pb::GetLogResponse, WebError> {
-        let req = pb::GetLogRequest {
-            ctx: self.ctx(),
-            session: self.session(),
-            job_id: id.get(),
-            after_seq: after,
-            limit: limit.clamp(1, MAX_LOG_PAGE),
-        };
-        Ok(self.client().get_log(req).await?.into_inner())
+        let (mut c, s) = (self.client.clone(), &self.session);
+        let limit = limit.clamp(1, MAX_LOG_PAGE);
+        Ok(c.get_log(s, &self.ctx, id, after, limit).await?)
     }
 
     pub async fn submit(
@@ -125,63 +80,36 @@ impl Caller {
         changes: &[ChangeNumber],
         totp: &TotpCode,
     ) -> Result<pb::Job, WebError> {
-        let req = pb::SubmitJobRequest {
-            ctx: self.ctx(),
-            session: self.session(),
-            changes: changes.iter().map(|c| c.get()).collect(),
-            totp_code: totp.as_str().to_string(),
-        };
-        job_of(self.client().submit_job(req).await?)
+        let (mut c, s) = (self.client.clone(), &self.session);
+        Ok(c.submit_job(s, &self.ctx, changes, totp).await?)
     }
 
     pub async fn act(&self, action: Action, id: JobId) -> Result<pb::Job, WebError> {
-        let req = self.action_request(id);
-        let mut client = self.client();
-        let res = match action {
-            Action::Ready => client.ready(req).await?,
-            Action::Cancel => client.cancel_job(req).await?,
-            Action::Interrupt => client.interrupt(req).await?,
-            Action::Finish => client.finish(req).await?,
+        let (mut c, s, ctx) = (self.client.clone(), &self.session, &self.ctx);
+        let job = match action {
+            Action::Ready => c.ready(s, ctx, id).await?,
+            Action::Cancel => c.cancel_job(s, ctx, id).await?,
+            Action::Interrupt => c.interrupt(s, ctx, id).await?,
+            Action::Finish => c.finish(s, ctx, id).await?,
         };
-        job_of(res)
+        Ok(job)
     }
 
     /// Queue a revert of a done job; returns the new job.
     pub async fn revert(&self, id: JobId, totp: &TotpCode) -> Result<pb::Job, WebError> {
-        let req = pb::RevertRequest {
-            ctx: self.ctx(),
-            session: self.session(),
-            job_id: id.get(),
-            totp_code: totp.as_str().to_string(),
-        };
-        job_of(self.client().revert(req).await?)
+        let (mut c, s) = (self.client.clone(), &self.session);
+        Ok(c.revert(s, &self.ctx, id, totp).await?)
     }
 
     pub async fn respond(
         &self,
         id: JobId,
-        prompt_id: u64,
+        prompt: PromptId,
         answer: Answer,
     ) -> Result<pb::Job, WebError> {
-        use pb::respond_request::Answer as A;
-        let req = pb::RespondRequest {
-            ctx: self.ctx(),
-            session: self.session(),
-            job_id: id.get(),
-            prompt_id,
-            answer: Some(match answer {
-                Answer::Key(k) => A::ChoiceKey(k),
-                Answer::Line(l) => A::InputLine(l.as_str().to_string()),
-            }),
-        };
-        job_of(self.client().respond(req).await?)
+        let (mut c, s) = (self.client.clone(), &self.session);
+        Ok(c.respond(s, &self.ctx, id, prompt.get(), &answer).await?)
     }
-}
-
-fn job_of(res: tonic::Response<pb::JobResponse>) -> Result<pb::Job, WebError> {
-    res.into_inner()
-        .job
-        .ok_or_else(|| WebError::Internal("the executor answered without a job".into()))
 }
 
 /// A job id from a path segment.
@@ -197,13 +125,8 @@ pub fn totp(code: &str) -> Result<TotpCode, WebError> {
 }
 
 /// A prompt id from a form or JSON body.
-pub fn prompt_id(id: u64) -> Result<u64, WebError> {
-    if id == 0 {
-        return Err(WebError::BadRequest(
-            "a prompt id is a positive number".into(),
-        ));
-    }
-    Ok(id)
+pub fn prompt_id(id: u64) -> Result<PromptId, WebError> {
+    PromptId::new(id).map_err(|_| WebError::BadRequest("a prompt id is a positive number".into()))
 }
 
 /// Longest choice key forwarded (scap's keys are a character or a word).
@@ -221,7 +144,7 @@ pub fn answer(key: Option<&str>, line: Option<&str>) -> Result<Answer, WebError>
                     "that answer is not one of the choices this prompt offers".into(),
                 ));
             }
-            Ok(Answer::Key(k.to_string()))
+            Ok(Answer::Choice(k.to_string()))
         }
         (None, Some(l)) => spiderpig_policy::validate_input_line(l)
             .map(Answer::Line)
@@ -241,7 +164,7 @@ mod tests {
 
     #[test]
     fn answers_need_exactly_one_well_formed_part() {
-        assert!(matches!(answer(Some("y"), None), Ok(Answer::Key(k)) if k == "y"));
+        assert!(matches!(answer(Some("y"), None), Ok(Answer::Choice(k)) if k == "y"));
         assert!(matches!(
             answer(None, Some("yes please")),
             Ok(Answer::Line(_))
@@ -274,6 +197,6 @@ mod tests {
             assert!(matches!(totp(bad), Err(WebError::BadRequest(_))), "{bad}");
         }
         assert!(prompt_id(0).is_err());
-        assert_eq!(prompt_id(3).unwrap(), 3);
+        assert_eq!(prompt_id(3).unwrap().get(), 3);
     }
 }

@@ -4,7 +4,7 @@
 //! request is untrusted; a refusal here means no RPC was made.
 //!
 //!
-//! The checks every request passes (cookie; for POST: Origin, CSRF, size,
+//! The checks every request passes (cookie; for POST: RequestContext, CSRF, size,
 //! `Content-Type`, JSON shape) are the extractors of [`crate::extract`].
 //!
 //! - [`calls`]: the executor calls shared with the page forms.
@@ -29,7 +29,7 @@ use spiderpig_policy::Role;
 
 use crate::auth::{who, who_holds};
 use crate::error::WebError;
-use crate::executor::Origin;
+use crate::executor::RequestContext;
 use crate::extract::{Api, SignedIn};
 use crate::state::AppState;
 use crate::views::{self, QueueView, Viewer};
@@ -47,7 +47,11 @@ pub struct MeView {
 /// Who asks, for the `actions` of the job views in an answer. Called beside
 /// (or after) the request's own executor call, so every refusal before it
 /// still makes no RPC at all.
-pub async fn viewer(state: &AppState, token: &str, origin: &Origin) -> Result<Viewer, WebError> {
+pub async fn viewer(
+    state: &AppState,
+    token: &str,
+    origin: &RequestContext,
+) -> Result<Viewer, WebError> {
     Ok(who_holds(state, token.to_string(), origin, true)
         .await?
         .viewer())

@@ -73,7 +73,7 @@ use super::parts::Page;
 use crate::api::calls::{Action, Caller, answer, job_id, prompt_id, totp};
 use crate::auth::Me;
 use crate::error::WebError;
-use crate::executor::Origin;
+use crate::executor::RequestContext;
 use crate::extract::{CsrfField, Html, SignedIn, StateChange};
 use crate::state::AppState;
 use crate::views;
@@ -96,7 +96,7 @@ pub async fn job_page(
 /// Render the job page, with an error message from a refused action.
 async fn show(
     state: &AppState,
-    origin: &Origin,
+    origin: &RequestContext,
     page: &Page,
     me: &Me,
     id: JobId,

@@ -13,7 +13,7 @@ use super::layout::{Frame, document, message};
 use crate::auth::{Me, who};
 use crate::cookies;
 use crate::error::WebError;
-use crate::executor::session;
+use crate::executor::{Session, session};
 use crate::extract::{Anyone, CsrfField, StateChange, TotpStep};
 use crate::request::{Meta, csrf_token};
 use crate::state::AppState;
@@ -65,12 +65,7 @@ pub async fn login_start(
     State(state): State<AppState>,
     Meta(origin): Meta,
 ) -> Result<Response, WebError> {
-    let r = state
-        .executor
-        .client()
-        .begin_login(pb::BeginLoginRequest { ctx: origin.ctx() })
-        .await?
-        .into_inner();
+    let r = state.executor.client().begin_login(&origin).await?;
     let mut res = Redirect::to(&r.authorize_url).into_response();
     let cookie = cookies::set(cookies::LOGIN, &r.login_binding, Some(600));
     res.headers_mut().append(
@@ -116,20 +111,11 @@ pub async fn callback(
     let result = state
         .executor
         .client()
-        .complete_login(pb::CompleteLoginRequest {
-            ctx: origin.ctx(),
-            login_binding: binding,
-            code: q.code,
-            state: q.state,
-        })
+        .complete_login(&origin, &binding, &q.code, &q.state)
         .await;
     match result {
         Ok(done) => {
-            let token = done
-                .into_inner()
-                .session
-                .map(|s| s.token)
-                .unwrap_or_default();
+            let token = done.session.map(|s| s.token).unwrap_or_default();
             let mut res = Redirect::to("/totp").into_response();
             for c in [
                 cookies::set(cookies::SESSION, &token, None),
@@ -217,17 +203,13 @@ pub async fn totp_page(
 async fn enrol(
     state: &AppState,
     me: &Me,
-    origin: &crate::executor::Origin,
+    origin: &crate::executor::RequestContext,
 ) -> Result<pb::EnrolTotpResponse, WebError> {
     Ok(state
         .executor
         .client()
-        .enrol_totp(pb::EnrolTotpRequest {
-            ctx: origin.ctx(),
-            session: session(&me.token),
-        })
-        .await?
-        .into_inner())
+        .enrol_totp(&Session::new(me.token.as_str()), origin)
+        .await?)
 }
 
 fn qr_svg(uri: &str) -> String {
@@ -303,11 +285,13 @@ pub async fn totp_submit(
         body: form,
     }: StateChange<TotpStep, TotpForm>,
 ) -> Response {
+    // The code goes to the executor as typed: it decides, and counts a
+    // malformed code as a failed attempt like any other.
     let result = state
         .executor
-        .client()
+        .raw()
         .verify_totp(pb::VerifyTotpRequest {
-            ctx: origin.ctx(),
+            ctx: origin.pb(),
             session: session(&me.token),
             code: form.code,
         })
@@ -365,10 +349,7 @@ pub async fn logout(
         let _ = state
             .executor
             .client()
-            .logout(pb::LogoutRequest {
-                ctx: origin.ctx(),
-                session: session(&token),
-            })
+            .logout(&Session::new(token), &origin)
             .await;
     }
     let mut res = Redirect::to("/login").into_response();

@@ -12,7 +12,7 @@ use super::layout::{Frame, document, message};
 use super::login::{redirect_for, respond};
 use crate::auth::{Me, who};
 use crate::error::WebError;
-use crate::executor::Origin;
+use crate::executor::RequestContext;
 use crate::links::Links;
 use crate::request::csrf_token;
 use crate::state::AppState;
@@ -43,7 +43,7 @@ impl Page {
     pub async fn open(
         state: &AppState,
         headers: &HeaderMap,
-        origin: &Origin,
+        origin: &RequestContext,
         need_totp: bool,
     ) -> Result<(Page, Me), Response> {
         let page = Page::anonymous(state, headers);

@@ -15,7 +15,7 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot, watch};
 use super::hub::WsHub;
 use super::protocol::{self, ServerMsg};
 use super::{events, logs, reader};
-use crate::executor::{Executor, Origin};
+use crate::executor::{Executor, RequestContext};
 use crate::views::Viewer;
 
 /// Frames waiting for the writer. Short on purpose: the real per-socket
@@ -38,7 +38,7 @@ pub struct Conn {
     pub executor: Executor,
     /// The browser's session token. Never logged.
     pub token: String,
-    pub origin: Origin,
+    pub origin: RequestContext,
     /// Whom the job frames' `actions` are for.
     pub viewer: Viewer,
 }

@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::protocol::{self, Incoming, ServerMsg};
 use super::upstream;
-use crate::executor::{Executor, Origin};
+use crate::executor::{Executor, RequestContext};
 use crate::monitor::Monitor;
 use crate::views::Viewer;
 
@@ -160,7 +160,7 @@ struct Latest {
 #[derive(Clone)]
 pub struct Watcher {
     pub token: String,
-    pub origin: Origin,
+    pub origin: RequestContext,
     dead: bool,
 }
 
@@ -265,7 +265,7 @@ impl LogFanout {
 
     /// Join `job`'s feed, starting it if needed. The receiver gets every
     /// batch broadcast from now on (catching up is the caller's job).
-    pub fn subscribe(&self, job: u64, token: &str, origin: &Origin) -> Subscription {
+    pub fn subscribe(&self, job: u64, token: &str, origin: &RequestContext) -> Subscription {
         let id = self.next_id();
         let mut feeds = self.feeds();
         let feed = feeds.entry(job).or_insert_with(|| {
@@ -452,8 +452,8 @@ mod tests {
     #[tokio::test]
     async fn a_batch_is_serialised_once_and_shared_by_every_watcher() {
         let f = fanout();
-        let mut a = f.subscribe(5, "tok-a", &Origin::default());
-        let mut b = f.subscribe(5, "tok-b", &Origin::default());
+        let mut a = f.subscribe(5, "tok-a", &RequestContext::default());
+        let mut b = f.subscribe(5, "tok-b", &RequestContext::default());
         let mut cur = seq::Cursor::new(0);
         core(&f, 5).publish(records(1..=3), &mut cur);
         let (x, y) = (a.rx.recv().await.unwrap(), b.rx.recv().await.unwrap());
@@ -466,7 +466,7 @@ mod tests {
     #[tokio::test]
     async fn overlap_after_a_reopen_is_dropped_before_broadcast() {
         let f = fanout();
-        let mut a = f.subscribe(5, "tok", &Origin::default());
+        let mut a = f.subscribe(5, "tok", &RequestContext::default());
         let mut cur = seq::Cursor::new(2);
         core(&f, 5).publish(records(1..=2), &mut cur);
         core(&f, 5).publish(records(2..=4), &mut cur);
@@ -479,8 +479,8 @@ mod tests {
     #[tokio::test]
     async fn the_last_watcher_leaving_ends_the_feed() {
         let f = fanout();
-        let a = f.subscribe(5, "tok-a", &Origin::default());
-        let b = f.subscribe(5, "tok-b", &Origin::default());
+        let a = f.subscribe(5, "tok-a", &RequestContext::default());
+        let b = f.subscribe(5, "tok-b", &RequestContext::default());
         let c = core(&f, 5);
         let Pick::Use(first, _) = f.pick(&c) else {
             panic!("no pick")
@@ -509,9 +509,9 @@ mod tests {
     async fn a_job_event_is_serialised_once_per_person_with_that_persons_actions() {
         let f = fanout();
         let mut tabs = [
-            f.subscribe(GLOBAL, "tok-ann-1", &Origin::default()),
-            f.subscribe(GLOBAL, "tok-ann-2", &Origin::default()),
-            f.subscribe(GLOBAL, "tok-bob", &Origin::default()),
+            f.subscribe(GLOBAL, "tok-ann-1", &RequestContext::default()),
+            f.subscribe(GLOBAL, "tok-ann-2", &RequestContext::default()),
+            f.subscribe(GLOBAL, "tok-bob", &RequestContext::default()),
         ];
         let job = pb::Job {
             id: 7,
@@ -546,8 +546,8 @@ mod tests {
     #[tokio::test]
     async fn a_freeze_event_is_one_frame_for_everyone() {
         let f = fanout();
-        let mut a = f.subscribe(GLOBAL, "tok-a", &Origin::default());
-        let mut b = f.subscribe(GLOBAL, "tok-b", &Origin::default());
+        let mut a = f.subscribe(GLOBAL, "tok-a", &RequestContext::default());
+        let mut b = f.subscribe(GLOBAL, "tok-b", &RequestContext::default());
         let event = pb::Event {
             kind: Some(pb::event::Kind::Freeze(pb::FreezeChanged::default())),
         };

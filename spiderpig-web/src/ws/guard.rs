@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Status, Streaming};
 
 use super::retry::{Backoff, Class, SESSION_ENDED, classify};
-use crate::executor::{Executor, Origin, session};
+use crate::executor::{Executor, RequestContext, session};
 
 /// All sessions with an open socket; cheap to clone.
 #[derive(Clone)]
@@ -92,7 +92,7 @@ impl SessionGuards {
 
     /// Watch `token`'s session for this socket, starting its stream if no
     /// other socket of the session has one.
-    pub fn hold(&self, token: &str, origin: &Origin) -> Held {
+    pub fn hold(&self, token: &str, origin: &RequestContext) -> Held {
         let mut guards = self.guards();
         let guard = guards.entry(token.to_string()).or_insert_with(|| {
             let (tx, ended) = watch::channel(None);
@@ -136,7 +136,7 @@ impl SessionGuards {
 }
 
 /// Follow the session until it ends; returns the reason.
-async fn follow(executor: Executor, token: String, origin: Origin) -> String {
+async fn follow(executor: Executor, token: String, origin: RequestContext) -> String {
     let mut backoff = Backoff::default();
     loop {
         match open(&executor, &token, &origin).await {
@@ -156,16 +156,16 @@ async fn follow(executor: Executor, token: String, origin: Origin) -> String {
 async fn open(
     executor: &Executor,
     token: &str,
-    origin: &Origin,
+    origin: &RequestContext,
 ) -> Result<Streaming<pb::Event>, Status> {
     let req = pb::WatchRequest {
-        ctx: origin.ctx(),
+        ctx: origin.pb(),
         session: session(token),
         job_id: 0,
         after_seq: 0,
         logs_only: true,
     };
-    Ok(executor.client().watch(req).await?.into_inner())
+    Ok(executor.raw().watch(req).await?.into_inner())
 }
 
 /// `Some(reason)` when the session ended; `None` when the stream broke.

@@ -187,13 +187,13 @@ async fn get_log(ctx: &Ctx, job: u64, after_seq: u64) -> Result<pb::GetLogRespon
     let mut backoff = Backoff::default();
     loop {
         let req = pb::GetLogRequest {
-            ctx: c.origin.ctx(),
+            ctx: c.origin.pb(),
             session: session(&c.token),
             job_id: job,
             after_seq,
             limit: PAGE,
         };
-        match c.executor.client().get_log(req).await {
+        match c.executor.raw().get_log(req).await {
             Ok(r) => return Ok(r.into_inner()),
             Err(status) => match classify(&status) {
                 Class::Revoked => return Err(Stop::Revoked(SESSION_ENDED.into())),

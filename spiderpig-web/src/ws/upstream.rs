@@ -87,13 +87,13 @@ async fn open(
     who: &Watcher,
     cur: &mut Option<seq::Cursor>,
 ) -> Result<Streaming<pb::Event>, Status> {
-    let mut client = fanout.executor().client();
+    let mut client = fanout.executor().raw();
     let after_seq = match *cur {
         Some(c) => c.sent(),
         None => {
             let r = client
                 .get_job(pb::JobActionRequest {
-                    ctx: who.origin.ctx(),
+                    ctx: who.origin.pb(),
                     session: session(&who.token),
                     job_id: job,
                 })
@@ -105,7 +105,7 @@ async fn open(
         }
     };
     let req = pb::WatchRequest {
-        ctx: who.origin.ctx(),
+        ctx: who.origin.pb(),
         session: session(&who.token),
         job_id: job,
         after_seq,
@@ -118,13 +118,13 @@ async fn open(
 /// Open the global events' stream (its first event is the queue snapshot).
 async fn open_globals(fanout: &LogFanout, who: &Watcher) -> Result<Streaming<pb::Event>, Status> {
     let req = pb::WatchRequest {
-        ctx: who.origin.ctx(),
+        ctx: who.origin.pb(),
         session: session(&who.token),
         job_id: 0,
         after_seq: 0,
         logs_only: false,
     };
-    Ok(fanout.executor().client().watch(req).await?.into_inner())
+    Ok(fanout.executor().raw().watch(req).await?.into_inner())
 }
 
 /// Broadcast what the stream brings (the job's log records, or on the
