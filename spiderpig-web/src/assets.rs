@@ -12,7 +12,8 @@ use rust_embed::RustEmbed;
 /// `npm ci` in `assets/` before building). xterm.js and its fit addon are UMD
 /// builds that set the globals `Terminal` and `FitAddon.FitAddon`; uPlot's
 /// IIFE build sets `uPlot`. `app.css` imports the Codex token files (the dark
-/// set under `prefers-color-scheme: dark`); `app.js` loads `dashboard.js` on
+/// set under `prefers-color-scheme: dark`); every page loads
+/// [`PAGE_SCRIPTS`], the last of which, `app.js`, loads `dashboard.js` on
 /// the dashboard and xterm.js, its fit addon, `terminal.js` and `job.js` on a
 /// job page only; uPlot and `monitor.js` (the monitoring panels) on both.
 #[derive(RustEmbed)]
@@ -27,9 +28,27 @@ use rust_embed::RustEmbed;
 #[include = "node_modules/uplot/dist/uPlot.min.css"]
 pub struct Assets;
 
+/// The scripts every page loads, in the order they must run (each uses the
+/// ones before it through `globalThis.SpiderPig`; see `assets/src/vocab.js`).
+pub const PAGE_SCRIPTS: [&str; 7] = [
+    "vocab.js",
+    "dom.js",
+    "api.js",
+    "socket.js",
+    "notify.js",
+    "live.js",
+    "app.js",
+];
+
 /// Public names → embedded paths.
 fn resolve(name: &str) -> Option<&'static str> {
     Some(match name {
+        "vocab.js" => "src/vocab.js",
+        "dom.js" => "src/dom.js",
+        "api.js" => "src/api.js",
+        "socket.js" => "src/socket.js",
+        "notify.js" => "src/notify.js",
+        "live.js" => "src/live.js",
         "app.js" => "src/app.js",
         "app.css" => "src/app.css",
         "dashboard.js" => "src/dashboard.js",
@@ -72,7 +91,13 @@ mod tests {
     use super::*;
 
     /// Every public name and the media type it must be served with.
-    const PUBLIC: [(&str, &str); 13] = [
+    const PUBLIC: [(&str, &str); 19] = [
+        ("vocab.js", "javascript"),
+        ("dom.js", "javascript"),
+        ("api.js", "javascript"),
+        ("socket.js", "javascript"),
+        ("notify.js", "javascript"),
+        ("live.js", "javascript"),
         ("app.js", "javascript"),
         ("dashboard.js", "javascript"),
         ("job.js", "javascript"),
@@ -99,6 +124,16 @@ mod tests {
                 file.metadata.mimetype().contains(kind),
                 "{name}: {}",
                 file.metadata.mimetype()
+            );
+        }
+    }
+
+    #[test]
+    fn every_page_script_is_public() {
+        for name in PAGE_SCRIPTS {
+            assert!(
+                PUBLIC.iter().any(|(n, _)| *n == name),
+                "{name} is not in PUBLIC"
             );
         }
     }

@@ -24,92 +24,98 @@
 
 (function () {
   const SP = (globalThis.SpiderPig = globalThis.SpiderPig || {});
+  const $ = (id) => document.getElementById(id);
+
+  // Set by start(): the page's own title, and the last queue drawn.
+  let baseTitle = '';
+  let last = null;
+
+  /** div.actions with the dashboard's buttons among the job's `actions`. */
+  function actions(job) {
+    const H = SP.helpers;
+    const allowed = H.jobActions(job);
+    const shown = H.VOCAB.dashboardButtons.filter((a) => allowed.includes(a.action));
+    const box = SP.el('div', { class: 'actions', 'data-job-id': job.id, 'data-actions': shown.map((a) => a.action).join(' ') });
+    for (const a of shown) {
+      box.append(SP.el('button', {
+        type: 'button',
+        class: a.action === 'ready' ? 'primary' : null,
+        'data-action': a.action,
+        'data-confirm': a.confirm,
+        'aria-label': a.label + ' (job ' + job.id + ')',
+        text: a.label,
+      }));
+    }
+    return box;
+  }
+
+  function queueRow(j, base) {
+    const el = SP.el;
+    const mine = j.owner === SP.me;
+    return el('tr', { 'data-job': j.id, 'data-state': j.state, class: mine ? 'mine' : null },
+      el('td', { class: 'place', text: j.queue_position ? String(j.queue_position) : '' }),
+      el('td', {}, SP.jobLink(j.id)),
+      el('td', { class: 'owner' }, j.owner, mine ? ' (you)' : null),
+      el('td', { class: 'changes' }, SP.changeLinks(j.changes, base)),
+      el('td', {}, SP.stateBadge(j.state)),
+      el('td', {}, SP.timeEl(j.created_at_ms)),
+      el('td', { class: 'actions' }, actions(j)));
+  }
+
+  function renderQueue(queued) {
+    const el = SP.el;
+    const table = $('queue');
+    if (!table || !(table instanceof HTMLTableElement)) return;
+    const base = SP.changeBase(table);
+    const body = el('tbody');
+    for (const j of queued) body.append(queueRow(j, base));
+    if (queued.length === 0) {
+      body.append(el('tr', { class: 'empty' }, el('td', { colspan: 7, text: 'The queue is empty.' })));
+    }
+    if (table.tBodies[0]) table.tBodies[0].replaceWith(body);
+    else table.append(body);
+  }
+
+  function renderActive(j) {
+    const el = SP.el;
+    const box = $('active-job');
+    if (!box) return;
+    const heading = box.querySelector('h2');
+    const base = SP.changeBase($('queue'));
+    if (!j) {
+      box.removeAttribute('data-job');
+      box.removeAttribute('data-job-id');
+      box.replaceChildren(...[heading, el('p', { class: 'none', text: 'Nobody is deploying; the lock is free.' })].filter(Boolean));
+      return;
+    }
+    box.dataset.job = String(j.id);
+    box.dataset.jobId = String(j.id);
+    const parts = [
+      heading,
+      el('p', {}, SP.jobLink(j.id), ' by ', el('span', { class: 'owner', text: j.owner }), ': ',
+        el('span', { class: 'changes' }, SP.changeLinks(j.changes, base))),
+      el('p', {}, 'State: ', SP.stateBadge(j.state), ' · Stage: ',
+        el('span', { class: 'stage', 'data-stage': j.stage, text: SP.helpers.stageWords(j.stage) })),
+      el('p', { id: 'active-status', class: 'status-line', text: j.status_line || '' }),
+    ];
+    const buttons = actions(j);
+    if (buttons.childElementCount > 0) parts.push(buttons);
+    box.replaceChildren(...parts.filter(Boolean));
+  }
+
+  function render(q) {
+    const me = SP.me;
+    last = q;
+    renderQueue(q.queued || []);
+    renderActive(q.active || null);
+    const place = $('my-place');
+    if (place) place.textContent = SP.helpers.placeText(q, me);
+    const a = q.active;
+    document.title = a && a.owner === me && a.state === 'awaiting_ready' ? '▶ your turn · ' + baseTitle : baseTitle;
+  }
 
   function start() {
-    const H = SP.helpers;
-    const el = SP.el;
-    const me = SP.me;
-    const $ = (id) => document.getElementById(id);
-    const baseTitle = document.title;
-    let last = null;
-
-    /** div.actions with the dashboard's buttons among the job's `actions`. */
-    function actions(job) {
-      const allowed = H.jobActions(job);
-      const shown = H.VOCAB.dashboardButtons.filter((a) => allowed.includes(a.action));
-      const box = el('div', { class: 'actions', 'data-job-id': job.id, 'data-actions': shown.map((a) => a.action).join(' ') });
-      for (const a of shown) {
-        box.append(el('button', {
-          type: 'button',
-          class: a.action === 'ready' ? 'primary' : null,
-          'data-action': a.action,
-          'data-confirm': a.confirm,
-          'aria-label': a.label + ' (job ' + job.id + ')',
-          text: a.label,
-        }));
-      }
-      return box;
-    }
-
-    function renderQueue(queued) {
-      const table = $('queue');
-      if (!table || !(table instanceof HTMLTableElement)) return;
-      const base = SP.changeBase(table);
-      const body = el('tbody');
-      for (const j of queued) {
-        const mine = j.owner === me;
-        body.append(el('tr', { 'data-job': j.id, 'data-state': j.state, class: mine ? 'mine' : null },
-          el('td', { class: 'place', text: j.queue_position ? String(j.queue_position) : '' }),
-          el('td', {}, SP.jobLink(j.id)),
-          el('td', { class: 'owner' }, j.owner, mine ? ' (you)' : null),
-          el('td', { class: 'changes' }, SP.changeLinks(j.changes, base)),
-          el('td', {}, SP.stateBadge(j.state)),
-          el('td', {}, SP.timeEl(j.created_at_ms)),
-          el('td', { class: 'actions' }, actions(j))));
-      }
-      if (queued.length === 0) {
-        body.append(el('tr', { class: 'empty' }, el('td', { colspan: 7, text: 'The queue is empty.' })));
-      }
-      if (table.tBodies[0]) table.tBodies[0].replaceWith(body);
-      else table.append(body);
-    }
-
-    function renderActive(j) {
-      const box = $('active-job');
-      if (!box) return;
-      const heading = box.querySelector('h2');
-      const base = SP.changeBase($('queue'));
-      if (!j) {
-        box.removeAttribute('data-job');
-        box.removeAttribute('data-job-id');
-        box.replaceChildren(...[heading, el('p', { class: 'none', text: 'Nobody is deploying; the lock is free.' })].filter(Boolean));
-        return;
-      }
-      box.dataset.job = String(j.id);
-      box.dataset.jobId = String(j.id);
-      const parts = [
-        heading,
-        el('p', {}, SP.jobLink(j.id), ' by ', el('span', { class: 'owner', text: j.owner }), ': ',
-          el('span', { class: 'changes' }, SP.changeLinks(j.changes, base))),
-        el('p', {}, 'State: ', SP.stateBadge(j.state), ' · Stage: ',
-          el('span', { class: 'stage', 'data-stage': j.stage, text: H.stageWords(j.stage) })),
-        el('p', { id: 'active-status', class: 'status-line', text: j.status_line || '' }),
-      ];
-      const buttons = actions(j);
-      if (buttons.childElementCount > 0) parts.push(buttons);
-      box.replaceChildren(...parts.filter(Boolean));
-    }
-
-    function render(q) {
-      last = q;
-      renderQueue(q.queued || []);
-      renderActive(q.active || null);
-      const place = $('my-place');
-      if (place) place.textContent = H.placeText(q, me);
-      const a = q.active;
-      document.title = a && a.owner === me && a.state === 'awaiting_ready' ? '▶ your turn · ' + baseTitle : baseTitle;
-    }
-
+    baseTitle = document.title;
     SP.socket.on('queue', (msg) => {
       if (msg.queue) render(msg.queue);
     });

@@ -117,207 +117,221 @@
   // ---- The panels ------------------------------------------------------------
 
   const BASELINE_MS = 30 * 60 * 1000;
+  const $ = (id) => document.getElementById(id);
+  const el = (...args) => SP.el(...args);
 
-  function start(opts) {
-    const $ = (id) => document.getElementById(id);
-    const el = SP.el;
-    const page = (opts && opts.page) || SP.page;
-    const root = page === 'job' ? $('job') : null;
-    const jobId = root ? Number(root.dataset.jobId || root.dataset.job) : 0;
-    const owner = root ? root.dataset.owner || '' : '';
-    let thisJob = null; // the job page's job view (for its markers)
-    let last = null;
-    const charts = new Map();
+  // The page's state, set once by start().
+  let page = '';
+  let root = null; // section#job on the job page
+  let jobId = 0;
+  let owner = '';
+  let thisJob = null; // the job page's job view (for its markers)
+  let last = null; // the last `metrics` frame
+  let panelsBox = null;
+  let shownSpike = '';
+  const charts = new Map();
 
+  /** section#monitoring, placed after #active-job or before the log. */
+  function buildSection() {
     const section = el('section', { id: 'monitoring', class: 'card monitoring', 'aria-labelledby': 'monitoring-heading' },
       el('h2', { id: 'monitoring-heading', text: 'Monitoring' }));
-    const panelsBox = el('div', { class: 'panels' });
+    panelsBox = el('div', { class: 'panels' });
     section.append(panelsBox);
     const log = $('terminal') && $('terminal').closest('section');
     const anchor = page === 'dashboard' ? $('active-job') : null;
     if (anchor) anchor.after(section);
     else if (log) log.before(section);
     else ($('main') || document.body).append(section);
+  }
 
-    function panelBox(i, title) {
-      let box = panelsBox.querySelector('div.panel[data-panel="' + i + '"]');
-      if (box) return box;
-      box = el('div', { class: 'panel', 'data-panel': i },
-        el('h3', { text: title }),
-        el('div', { class: 'chart' }),
-        el('p', { class: 'panel-now' }),
-        el('p', { class: 'panel-error', hidden: true }),
-        el('p', { class: 'visually-hidden', 'aria-live': 'polite' }));
-      panelsBox.append(box);
-      return box;
+  function panelBox(i, title) {
+    let box = panelsBox.querySelector('div.panel[data-panel="' + i + '"]');
+    if (box) return box;
+    box = el('div', { class: 'panel', 'data-panel': i },
+      el('h3', { text: title }),
+      el('div', { class: 'chart' }),
+      el('p', { class: 'panel-now' }),
+      el('p', { class: 'panel-error', hidden: true }),
+      el('p', { class: 'visually-hidden', 'aria-live': 'polite' }));
+    panelsBox.append(box);
+    return box;
+  }
+
+  function drawMarks(u, marks) {
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.strokeStyle = '#d73333';
+    ctx.fillStyle = '#d73333';
+    ctx.lineWidth = 1;
+    ctx.setLineDash([4, 3]);
+    ctx.font = Math.round(11 * (window.devicePixelRatio || 1)) + 'px sans-serif';
+    for (const m of marks) {
+      const x = Math.round(u.valToPos(m.at_ms / 1000, 'x', true));
+      if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+      ctx.beginPath();
+      ctx.moveTo(x, u.bbox.top);
+      ctx.lineTo(x, u.bbox.top + u.bbox.height);
+      ctx.stroke();
+      ctx.fillText(m.label, x + 3, u.bbox.top + 12);
     }
+    ctx.restore();
+  }
 
-    function markerPlugin(getMarks) {
-      return {
-        hooks: {
-          draw: [(u) => {
-            const ctx = u.ctx;
-            ctx.save();
-            ctx.strokeStyle = '#d73333';
-            ctx.fillStyle = '#d73333';
-            ctx.lineWidth = 1;
-            ctx.setLineDash([4, 3]);
-            ctx.font = Math.round(11 * (window.devicePixelRatio || 1)) + 'px sans-serif';
-            for (const m of getMarks()) {
-              const x = Math.round(u.valToPos(m.at_ms / 1000, 'x', true));
-              if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
-              ctx.beginPath();
-              ctx.moveTo(x, u.bbox.top);
-              ctx.lineTo(x, u.bbox.top + u.bbox.height);
-              ctx.stroke();
-              ctx.fillText(m.label, x + 3, u.bbox.top + 12);
-            }
-            ctx.restore();
-          }],
-        },
-      };
+  function markerPlugin(getMarks) {
+    return { hooks: { draw: [(u) => drawMarks(u, getMarks())] } };
+  }
+
+  function currentMarks() {
+    const active = last && last.active;
+    if (page === 'job') {
+      if (thisJob) return markers(thisJob);
+      return active && active.job === jobId ? markers(active) : [];
     }
+    return markers(active);
+  }
 
-    function currentMarks() {
-      const active = last && last.active;
-      if (page === 'job') {
-        if (thisJob) return markers(thisJob);
-        return active && active.job === jobId ? markers(active) : [];
+  function drawChart(i, box, p) {
+    const target = box.querySelector('div.chart');
+    if (typeof globalThis.uPlot !== 'function') {
+      target.hidden = true;
+      return;
+    }
+    const data = [p.points.map((q) => q[0] / 1000), p.points.map((q) => q[1])];
+    let chart = charts.get(i);
+    if (!chart) {
+      const width = Math.max(240, target.clientWidth || panelsBox.clientWidth || 600);
+      chart = new globalThis.uPlot({
+        width,
+        height: 180,
+        series: [{}, { label: p.title, stroke: '#36c', width: 2, value: (u, v) => (v === null ? '—' : formatValue(v) + ' ' + (p.unit || '')) }],
+        axes: [{}, { size: 60 }],
+        legend: { show: true },
+        plugins: [markerPlugin(currentMarks)],
+      }, data, target);
+      charts.set(i, chart);
+    } else {
+      chart.setData(data);
+    }
+    target.hidden = false;
+  }
+
+  function renderPanel(i, p, active) {
+    const box = panelBox(i, p.title);
+    const started = page === 'job' ? (thisJob || active || {}).started_at_ms : active && active.started_at_ms;
+    const before = last && last.spike && last.spike.panel === p.title ? last.spike.from : baseline(p.points, started, BASELINE_MS);
+    const err = box.querySelector('p.panel-error');
+    const now = box.querySelector('p.panel-now');
+    const live = box.querySelector('p[aria-live]');
+    const text = sentence(p, p.error ? null : before);
+    if (p.error) {
+      err.textContent = p.error;
+      err.hidden = false;
+      now.hidden = true;
+      box.querySelector('div.chart').hidden = true;
+    } else {
+      err.hidden = true;
+      now.hidden = false;
+      now.textContent = text;
+      drawChart(i, box, p);
+    }
+    if (live.textContent !== text) live.textContent = text;
+  }
+
+  function render() {
+    if (!last) return;
+    const active = last.active || null;
+    (last.panels || []).forEach((p, i) => renderPanel(i, p, active));
+    for (const c of charts.values()) c.redraw(false, false);
+    renderSpike(last.spike || null);
+  }
+
+  // -- the spike prompt (job page, owner only) --
+
+  /** A button answering scap's prompt `promptId` with the choice `c`. */
+  function rollbackButton(promptId, c) {
+    const b = el('button', { type: 'button', class: 'destructive', 'data-key': c.key, text: c.label });
+    b.addEventListener('click', async () => {
+      b.disabled = true;
+      try {
+        SP.publishJob(await SP.apiPost('/api/jobs/' + jobId + '/respond', { prompt_id: promptId, key: c.key }));
+        SP.announce('Answered: ' + c.label + '.');
+      } catch (e) {
+        SP.showAlert(e.message);
+        b.disabled = false;
       }
-      return markers(active);
+    });
+    return b;
+  }
+
+  function rollbackButtons() {
+    const box = $('prompt');
+    if (!box || box.hidden || !box.dataset.prompt) return null;
+    const promptId = Number(box.dataset.prompt);
+    const choices = Array.from(box.querySelectorAll('button[name="key"]')).map((b) => ({
+      key: b.value,
+      label: (b.textContent || '').replace(/ \(default\)$/, ''),
+    }));
+    const back = rollbackChoices(choices);
+    if (!back.length) return null;
+    return el('div', { class: 'choices' }, ...back.map((c) => rollbackButton(promptId, c)));
+  }
+
+  function renderSpike(spike) {
+    if (page !== 'job') return;
+    let box = $('spike-alert');
+    const mine = spike && spike.job === jobId && SP.me && SP.me === owner && spike.owner === owner;
+    if (!mine) {
+      if (box) box.hidden = true;
+      shownSpike = '';
+      return;
     }
-
-    function drawChart(i, box, p) {
-      const target = box.querySelector('div.chart');
-      if (typeof globalThis.uPlot !== 'function') {
-        target.hidden = true;
-        return;
-      }
-      const data = [p.points.map((q) => q[0] / 1000), p.points.map((q) => q[1])];
-      let chart = charts.get(i);
-      if (!chart) {
-        const width = Math.max(240, target.clientWidth || panelsBox.clientWidth || 600);
-        chart = new globalThis.uPlot({
-          width,
-          height: 180,
-          series: [{}, { label: p.title, stroke: '#36c', width: 2, value: (u, v) => (v === null ? '—' : formatValue(v) + ' ' + (p.unit || '')) }],
-          axes: [{}, { size: 60 }],
-          legend: { show: true },
-          plugins: [markerPlugin(currentMarks)],
-        }, data, target);
-        charts.set(i, chart);
-      } else {
-        chart.setData(data);
-      }
-      target.hidden = false;
+    const text = spikeText(spike, SP.helpers.stageWords);
+    const buttons = rollbackButtons();
+    const key = text + '|' + (buttons ? buttons.textContent : '') + '|' + (($('prompt') || {}).dataset || {}).prompt;
+    if (box && !box.hidden && key === shownSpike) return;
+    shownSpike = key;
+    if (!box) {
+      box = el('div', { id: 'spike-alert', class: 'banner error spike-alert', role: 'alert' });
+      const strip = $('stage-strip') || root;
+      strip.after(box);
     }
+    box.replaceChildren(
+      el('strong', { text: 'The error rate changed significantly. ' }),
+      text, ' ',
+      buttons ? 'scap offers to roll back now:' : 'scap offers no roll-back choice right now; it asks at the next stage, or revert after the job.',
+      buttons);
+    box.hidden = false;
+    SP.notifications.notify('spike:' + jobId + ':' + spike.panel + ':' + spike.at_ms,
+      'Error rate rose during your deployment', text, '/jobs/' + jobId);
+  }
 
-    function renderPanel(i, p, active) {
-      const box = panelBox(i, p.title);
-      const started = page === 'job' ? (thisJob || active || {}).started_at_ms : active && active.started_at_ms;
-      const before = last && last.spike && last.spike.panel === p.title ? last.spike.from : baseline(p.points, started, BASELINE_MS);
-      const err = box.querySelector('p.panel-error');
-      const now = box.querySelector('p.panel-now');
-      const live = box.querySelector('p[aria-live]');
-      const text = sentence(p, p.error ? null : before);
-      if (p.error) {
-        err.textContent = p.error;
-        err.hidden = false;
-        now.hidden = true;
-        box.querySelector('div.chart').hidden = true;
-      } else {
-        err.hidden = true;
-        now.hidden = false;
-        now.textContent = text;
-        drawChart(i, box, p);
-      }
-      if (live.textContent !== text) live.textContent = text;
+  /** The job page follows its job (markers) and scap's prompt (roll-back buttons). */
+  function followJobPage() {
+    SP.jobListeners.add((j) => {
+      if (j.id !== jobId) return;
+      thisJob = j;
+      render();
+    });
+    // The roll-back buttons follow scap's pending prompt (job.js redraws it).
+    const promptBox = $('prompt');
+    if (promptBox && typeof MutationObserver === 'function') {
+      new MutationObserver(() => { if (last) renderSpike(last.spike || null); })
+        .observe(promptBox, { attributes: true, childList: true, subtree: false });
     }
+  }
 
-    function render() {
-      if (!last) return;
-      const active = last.active || null;
-      (last.panels || []).forEach((p, i) => renderPanel(i, p, active));
-      for (const c of charts.values()) c.redraw(false, false);
-      renderSpike(last.spike || null);
-    }
-
-    // -- the spike prompt (job page, owner only) --
-
-    function rollbackButtons() {
-      const box = $('prompt');
-      if (!box || box.hidden || !box.dataset.prompt) return null;
-      const promptId = Number(box.dataset.prompt);
-      const choices = Array.from(box.querySelectorAll('button[name="key"]')).map((b) => ({
-        key: b.value,
-        label: (b.textContent || '').replace(/ \(default\)$/, ''),
-      }));
-      const back = rollbackChoices(choices);
-      if (!back.length) return null;
-      return el('div', { class: 'choices' }, ...back.map((c) => {
-        const b = el('button', { type: 'button', class: 'destructive', 'data-key': c.key, text: c.label });
-        b.addEventListener('click', async () => {
-          b.disabled = true;
-          try {
-            SP.publishJob(await SP.apiPost('/api/jobs/' + jobId + '/respond', { prompt_id: promptId, key: c.key }));
-            SP.announce('Answered: ' + c.label + '.');
-          } catch (e) {
-            SP.showAlert(e.message);
-            b.disabled = false;
-          }
-        });
-        return b;
-      }));
-    }
-
-    let shownSpike = '';
-    function renderSpike(spike) {
-      if (page !== 'job') return;
-      let box = $('spike-alert');
-      const mine = spike && spike.job === jobId && SP.me && SP.me === owner && spike.owner === owner;
-      if (!mine) {
-        if (box) box.hidden = true;
-        shownSpike = '';
-        return;
-      }
-      const text = spikeText(spike, SP.helpers.stageWords);
-      const buttons = rollbackButtons();
-      const key = text + '|' + (buttons ? buttons.textContent : '') + '|' + (($('prompt') || {}).dataset || {}).prompt;
-      if (box && !box.hidden && key === shownSpike) return;
-      shownSpike = key;
-      if (!box) {
-        box = el('div', { id: 'spike-alert', class: 'banner error spike-alert', role: 'alert' });
-        const strip = $('stage-strip') || root;
-        strip.after(box);
-      }
-      box.replaceChildren(
-        el('strong', { text: 'The error rate changed significantly. ' }),
-        text, ' ',
-        buttons ? 'scap offers to roll back now:' : 'scap offers no roll-back choice right now; it asks at the next stage, or revert after the job.',
-        buttons);
-      box.hidden = false;
-      SP.notifications.notify('spike:' + jobId + ':' + spike.panel + ':' + spike.at_ms,
-        'Error rate rose during your deployment', text, '/jobs/' + jobId);
-    }
-
+  function start(opts) {
+    page = (opts && opts.page) || SP.page;
+    root = page === 'job' ? $('job') : null;
+    jobId = root ? Number(root.dataset.jobId || root.dataset.job) : 0;
+    owner = root ? root.dataset.owner || '' : '';
+    buildSection();
     SP.socket.on('metrics', (msg) => {
       if (!Array.isArray(msg.panels)) return;
       last = msg;
       render();
     });
-    if (page === 'job') {
-      SP.jobListeners.add((j) => {
-        if (j.id !== jobId) return;
-        thisJob = j;
-        render();
-      });
-      // The roll-back buttons follow scap's pending prompt (job.js redraws it).
-      const promptBox = $('prompt');
-      if (promptBox && typeof MutationObserver === 'function') {
-        new MutationObserver(() => { if (last) renderSpike(last.spike || null); })
-          .observe(promptBox, { attributes: true, childList: true, subtree: false });
-      }
-    }
+    if (page === 'job') followJobPage();
     window.addEventListener('resize', () => {
       for (const c of charts.values()) {
         const box = c.root.parentElement;

@@ -1,6 +1,7 @@
 // Tests of the page scripts' pure helpers: `npm test` in spiderpig-web/assets.
-// The scripts run in a fresh context without `document`, where they stop
-// after publishing their helpers on globalThis.SpiderPig. The vocabulary the
+// vocab.js and the page scripts (which do nothing until started) run in a
+// fresh context without `document` and publish their helpers on
+// globalThis.SpiderPig; the DOM-only scripts (dom.js … app.js) are not loaded. The vocabulary the
 // pages carry in script#vocab is given as SpiderPig.vocab, read from
 // vocab.json (a Rust test in pages/vocab.rs checks it is what the pages send).
 'use strict';
@@ -15,7 +16,7 @@ const VOCAB_JSON = fs.readFileSync(path.join(__dirname, 'vocab.json'), 'utf8');
 
 function load(vocab = JSON.parse(VOCAB_JSON)) {
   const ctx = vm.createContext({ SpiderPig: { vocab } });
-  for (const f of ['app.js', 'dashboard.js', 'terminal.js', 'job.js']) {
+  for (const f of ['vocab.js', 'dashboard.js', 'terminal.js', 'job.js']) {
     const file = path.join(__dirname, '..', 'src', f);
     vm.runInContext(fs.readFileSync(file, 'utf8'), ctx, { filename: file });
   }

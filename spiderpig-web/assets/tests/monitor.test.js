@@ -10,7 +10,7 @@ const vm = require('node:vm');
 // The words the pages send in script#vocab (pages/vocab.rs checks this file).
 const vocab = JSON.parse(fs.readFileSync(path.join(__dirname, 'vocab.json'), 'utf8'));
 const ctx = vm.createContext({ SpiderPig: { vocab } });
-for (const f of ['app.js', 'monitor.js']) {
+for (const f of ['vocab.js', 'monitor.js']) {
   const file = path.join(__dirname, '..', 'src', f);
   vm.runInContext(fs.readFileSync(file, 'utf8'), ctx, { filename: file });
 }

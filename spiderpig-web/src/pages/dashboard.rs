@@ -2,7 +2,7 @@
 //! my recent jobs. Trust: all data comes from the executor (already
 //! redacted) and is escaped by maud.
 //!
-//! # DOM contract (for `assets/src/app.js`; `body[data-page=dashboard]`)
+//! # DOM contract (for the page scripts in `assets/src/`; `body[data-page=dashboard]`)
 //!
 //! - `#freeze-banner` (`div[role=status]`): always present; `hidden` when no
 //!   freeze. Inside: `#freeze-reason`, `#freeze-by`, `#freeze-until` (a

@@ -7,7 +7,7 @@
 //! page can be reloaded and linked) shows Gerrit's details and, when the
 //! list parses, the "Queue deployment" form with the checked numbers.
 //!
-//! # DOM contract (for `assets/src/app.js`; `body[data-page=deploy]`)
+//! # DOM contract (for the page scripts in `assets/src/`; `body[data-page=deploy]`)
 //!
 //! - `form#check-form` (GET `/deploy/new`): `textarea#changes[name=changes]`,
 //!   `button#check-changes`.

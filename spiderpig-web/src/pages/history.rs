@@ -2,7 +2,7 @@
 //! paged and filtered. Trust: the query string is untrusted; a bad filter is
 //! refused with 400 and a message before anything is asked of the executor.
 //!
-//! # DOM contract (for `assets/src/app.js`; `body[data-page=history]`)
+//! # DOM contract (for the page scripts in `assets/src/`; `body[data-page=history]`)
 //!
 //! - `form#history-filter` (GET `/history`): `input#filter-user[name=user]`,
 //!   `input#filter-state[name=state]` (comma-separated state names; a

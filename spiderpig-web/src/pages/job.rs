@@ -6,7 +6,7 @@
 //! passes the Origin and CSRF checks before any RPC; the executor decides
 //! who may do what.
 //!
-//! # DOM contract (for `assets/src/app.js`; `body[data-page=job]`)
+//! # DOM contract (for the page scripts in `assets/src/`; `body[data-page=job]`)
 //!
 //! - `#page-error` (`p[role=alert]`): present only after a refused action.
 //! - `section#job`: `data-job` and `data-job-id` (the id), `data-owner`,

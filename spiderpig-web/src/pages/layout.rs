@@ -30,7 +30,12 @@ pub fn document(frame: &Frame<'_>, body: Markup) -> Markup {
                 // No /favicon.ico request (a 404 the console would report).
                 link rel="icon" href="data:,";
                 link rel="stylesheet" href="/assets/app.css";
-                script src="/assets/app.js" defer {}
+                // The page scripts: classic, deferred, so they run in this
+                // order once the document is parsed (assets/src/vocab.js says
+                // what each holds and why they are not ES modules).
+                @for name in crate::assets::PAGE_SCRIPTS {
+                    script src={ "/assets/" (name) } defer {}
+                }
             }
             body data-page=(frame.page) data-user=[frame.me.map(|m| m.username.as_str())] {
                 a class="skip" href="#main" { "Skip to content" }
@@ -71,4 +76,32 @@ pub fn message(frame: &Frame<'_>, heading: &str, text: &str) -> Markup {
             }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_page_loads_the_page_scripts_deferred_in_order() {
+        let frame = Frame {
+            title: "t",
+            me: None,
+            csrf: "c",
+            page: "message",
+        };
+        let page = document(&frame, html! {}).into_string();
+        let mut from = 0;
+        for name in crate::assets::PAGE_SCRIPTS {
+            let tag = format!(r#"<script src="/assets/{name}" defer></script>"#);
+            let at = page[from..]
+                .find(&tag)
+                .unwrap_or_else(|| panic!("{tag} missing or out of order"));
+            from += at + tag.len();
+        }
+        assert_eq!(
+            page.matches("<script src=").count(),
+            crate::assets::PAGE_SCRIPTS.len()
+        );
+    }
 }

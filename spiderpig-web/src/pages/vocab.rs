@@ -5,7 +5,7 @@
 //! element. A `type="application/json"` script is never executed, so it
 //! needs no CSP exception (`script-src 'self'` stays as it is).
 //!
-//! The shape (read by `app.js`, documented there too):
+//! The shape (read by `assets/src/vocab.js`, documented there too):
 //!
 //! - `states`, `stages`: word → the words people read.
 //! - `strip`: the stages of the job page's stage strip, in order.
