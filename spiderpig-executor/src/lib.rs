@@ -20,7 +20,7 @@
 //! - [`hub`]: fan-out of live events to watch streams with bounded buffers.
 //! - [`engine`]: the queue and the deployment lock; applies job transitions.
 //! - [`peer`]: SO_PEERCRED checks for both sockets.
-//! - [`server`]: socket setup, gRPC limits, `run(config, shutdown)`.
+//! - [`server`]: socket setup, the connection gate (peer check, cap) and gRPC limits.
 //! - [`rpc`]: the `Deployer` and `Admin` services (input is untrusted);
 //!   `rpc::verbs` is the Deployer's dispatch table (a phase per verb).
 //! - [`wire`]: the one mapping between the engine's values and protocol

@@ -18,7 +18,8 @@
 //!   (who is asking, per surface) and `StateChange` (Origin, CSRF, size,
 //!   content type, body).
 //! - [`auth`]: asking the executor who holds a session.
-//! - [`executor`]: the `Deployer` client handle, on `spiderpig_client`'s channel.
+//! - [`executor`]: the `Deployer` client handle: `spiderpig_client`'s typed
+//!   `DeployerClient` (the raw one only for Watch streams and VerifyTotp).
 //! - [`gerrit`]: Gerrit's REST API (change details before submitting).
 //! - [`views`]: JSON shapes of the API and the WebSocket, in the policy's
 //!   vocabulary; each job view carries the actions its [`views::Viewer`] may
@@ -34,6 +35,8 @@
 //!   global events, one session guard per signed-in session).
 //! - [`assets`]: embedded static files.
 //! - [`server`]: listening (TLS with rustls, or loopback HTTP) and shutdown.
+//! - [`state`]: what every handler shares (configuration, the executor and
+//!   Gerrit clients, the WebSocket hub); no secrets.
 #![forbid(unsafe_code)]
 
 pub mod api;

@@ -10,6 +10,8 @@
 //!   input as given.
 //! - [`executor`]: a whole executor with the IDP and fake-scap in a temp dir.
 //! - [`gerrit`]: a Gerrit REST stand-in on loopback (`GET /r/changes/{n}`).
+//! - [`prometheus`]: a real Prometheus over generated MediaWiki error data
+//!   (the monitoring tests and the demo).
 //! - [`web`]: the whole stack: executor, Gerrit stand-in and spiderpig-web
 //!   over HTTPS, with a cookie-keeping browser and a WebSocket client.
 //!
