@@ -34,7 +34,7 @@ mod jobs;
 pub mod ws;
 
 pub use self::browser::{Browser, LoginTrace, cookie_value, meta_csrf, set_cookies};
-pub use self::jobs::id_of;
+pub use self::jobs::{assert_only_page_scripts, id_of};
 pub use self::ws::{Frame, WsClient, refused_error, refused_status, server_nodelay, tcp_state};
 
 /// Knobs for a [`WebHarness`].

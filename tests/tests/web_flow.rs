@@ -7,7 +7,7 @@
 use serde_json::json;
 use spiderpig_tests::gerrit::SCRIPT_SUBJECT;
 use spiderpig_tests::web::Browser;
-use spiderpig_tests::web::{WebHarness, WebOptions, id_of};
+use spiderpig_tests::web::{WebHarness, WebOptions, assert_only_page_scripts, id_of};
 
 const SECRET_FRAGMENT: &str = "/srv/patches/";
 const PLACEHOLDER: &str = "<sensitive information hidden>";
@@ -66,11 +66,7 @@ async fn two_deployers_queue_deploy_and_hand_over_through_the_web() -> anyhow::R
     );
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     // The page's own script and its vocabulary (a JSON data block, not run).
-    assert_eq!(
-        html.matches("<script").count(),
-        2,
-        "only the page's own script"
-    );
+    assert_only_page_scripts(&html);
     assert_eq!(
         html.matches(r#"<script type="application/json" id="vocab">"#)
             .count(),

@@ -373,7 +373,7 @@ async fn scap_output_reaches_pages_only_as_text() -> anyhow::Result<()> {
         assert!(page.contains(&escaped(text)), "scap output missing: {text}");
     }
     // The page's script and its vocabulary (a JSON data block, not run).
-    assert_eq!(page.matches("<script").count(), 2, "only the page's script");
+    spiderpig_tests::web::assert_only_page_scripts(&page);
     assert_eq!(
         page.matches(r#"<script type="application/json" id="vocab">"#)
             .count(),

@@ -129,3 +129,25 @@ impl Browser {
 pub fn id_of(job: &Value) -> u64 {
     job["id"].as_u64().expect("job id")
 }
+
+/// Every `<script` of a page is either the vocabulary's JSON data block
+/// (never executed) or one of the web's own deferred page scripts, each
+/// once and in `PAGE_SCRIPTS` order: no inline code and no script that
+/// came from anywhere else (such as scap's output or Gerrit's subjects).
+pub fn assert_only_page_scripts(html: &str) {
+    let vocab = r#"<script type="application/json" id="vocab">"#;
+    let mut expected = vec![vocab.to_string()];
+    expected.extend(
+        spiderpig_web::assets::PAGE_SCRIPTS
+            .iter()
+            .map(|name| format!(r#"<script src="/assets/{name}" defer>"#)),
+    );
+    let found: Vec<&str> = html
+        .match_indices("<script")
+        .map(|(at, _)| {
+            let end = html[at..].find('>').map_or(html.len(), |e| at + e + 1);
+            &html[at..end]
+        })
+        .collect();
+    assert_eq!(found, expected, "only the page's own scripts");
+}
