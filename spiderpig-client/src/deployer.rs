@@ -103,13 +103,6 @@ pub struct JobFilter {
     pub states: Vec<JobState>,
 }
 
-/// A job state's wire enum, found by name so that no second table of states
-/// exists here.
-pub fn wire_state(state: JobState) -> pb::JobState {
-    let name = format!("JOB_STATE_{}", state.as_str().to_ascii_uppercase());
-    pb::JobState::from_str_name(&name).unwrap_or(pb::JobState::Unspecified)
-}
-
 /// A `Deployer` client; cheap to clone (the channel is shared).
 #[derive(Clone, Debug)]
 pub struct DeployerClient {
@@ -364,7 +357,7 @@ impl DeployerClient {
             states: filter
                 .states
                 .iter()
-                .map(|&st| wire_state(st) as i32)
+                .map(|&st| pb::JobState::from(st) as i32)
                 .collect(),
         };
         Ok(self.raw.list_jobs(req).await?.into_inner())
@@ -427,19 +420,6 @@ impl DeployerClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_job_state_has_its_wire_enum() {
-        for state in JobState::ALL {
-            let wire = wire_state(state);
-            assert_ne!(wire, pb::JobState::Unspecified, "{state:?}");
-            assert!(
-                wire.as_str_name()
-                    .ends_with(&state.as_str().to_ascii_uppercase()),
-                "{state:?} -> {wire:?}"
-            );
-        }
-    }
 
     #[test]
     fn the_context_is_cut_to_the_executors_limits() {

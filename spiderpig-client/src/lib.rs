@@ -23,5 +23,5 @@ pub mod deployer;
 pub mod error_kind;
 
 pub use channel::{ChannelTimeouts, unix_channel, unix_channel_on, unix_channel_with};
-pub use deployer::{Answer, DeployerClient, JobFilter, RequestContext, Session, wire_state};
+pub use deployer::{Answer, DeployerClient, JobFilter, RequestContext, Session};
 pub use error_kind::{ERROR_KIND_KEY, ErrorKind};

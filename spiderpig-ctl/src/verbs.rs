@@ -132,7 +132,7 @@ pub(super) async fn execute<W: Write>(
                 owner: user.unwrap_or_default(),
                 states: states
                     .into_iter()
-                    .map(|s| spiderpig_client::wire_state(s) as i32)
+                    .map(|s| spiderpig_proto::v1::JobState::from(s) as i32)
                     .collect(),
             };
             out.emit(JobsView::from(call(client.admin_list_jobs(req)).await?))
