@@ -247,9 +247,29 @@ impl Served {
     }
 }
 
+/// `sock-probe` where any uid may run it: the build directory may sit in a
+/// folder only root can enter (a `mktemp -d` clone), so a copy goes into a
+/// world-readable temporary folder once per test binary.
+fn probe_binary() -> &'static Path {
+    static COPY: std::sync::OnceLock<(tempfile::TempDir, std::path::PathBuf)> =
+        std::sync::OnceLock::new();
+    let (_, path) = COPY.get_or_init(|| {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod temp dir");
+        let path = dir.path().join("sock-probe");
+        std::fs::copy(env!("CARGO_BIN_EXE_sock-probe"), &path).expect("copy sock-probe");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod sock-probe");
+        (dir, path)
+    });
+    path
+}
+
 /// Run `sock-probe` as `uid:gid` (None: as root). Returns (success, output).
 async fn probe(sock: &Path, verb: &str, ids: Option<(u32, u32)>) -> (bool, String) {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sock-probe"));
+    let mut cmd = tokio::process::Command::new(probe_binary());
     cmd.arg(sock).arg(verb).kill_on_drop(true);
     if let Some((uid, gid)) = ids {
         cmd.uid(uid).gid(gid);
