@@ -18,7 +18,9 @@
 //! - [`runner`]: spawning scap (allowlisted argv, cleared environment, own
 //!   process group), decoding machine mode, redaction, prompts, time-outs.
 //! - [`hub`]: fan-out of live events to watch streams with bounded buffers.
-//! - [`engine`]: the queue and the deployment lock; applies job transitions.
+//! - [`engine`]: every decision and state change, as a façade over four
+//!   components with one lock each: sessions, the queue and deployment lock,
+//!   scap's runs, job logs.
 //! - [`peer`]: SO_PEERCRED checks for both sockets.
 //! - [`server`]: socket setup, the connection gate (peer check, cap) and gRPC limits.
 //! - [`rpc`]: the `Deployer` and `Admin` services (input is untrusted);

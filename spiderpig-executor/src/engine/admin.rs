@@ -70,7 +70,7 @@ impl Engine {
                 Audit::ok(&who.name(), "admin.unfreeze", "deployments", "admin.sock")
                     .with_reason(&reason),
             )?;
-            self.promote_in(tx)
+            self.queue.promote(tx, self.now())
         })?;
         let view = FreezeView::at(FreezeRecord::default(), self.now());
         self.hub.publish_freeze(&view);
@@ -101,7 +101,7 @@ impl Engine {
                     self.apply(&mut job, JobEvent::Remove, Actor::Admin)?;
                     job.outcome = format!("cancelled: {name} was banned");
                     tx.put_job(&job)?;
-                    self.unlink(tx, id, JobState::Queued)?;
+                    self.queue.unlink(tx, id, JobState::Queued, self.now())?;
                     cancelled.push(id);
                 }
             }
@@ -111,7 +111,9 @@ impl Engine {
                     self.apply(&mut job, JobEvent::Cancel, Actor::Admin)?;
                     job.outcome = format!("cancelled: {name} was banned");
                     tx.put_job(&job)?;
-                    promoted = self.unlink(tx, id, JobState::AwaitingReady)?;
+                    promoted = self
+                        .queue
+                        .unlink(tx, id, JobState::AwaitingReady, self.now())?;
                     cancelled.push(id);
                 }
             }
@@ -177,7 +179,7 @@ impl Engine {
                 .sessions()?
                 .iter()
                 .map(|(_, s)| SessionView {
-                    expires_ms: self.session_expiry(s),
+                    expires_ms: self.sessions.expiry(s),
                     session: s.clone(),
                 })
                 .collect())
@@ -192,23 +194,9 @@ impl Engine {
         reason: &str,
     ) -> Result<()> {
         let reason = Self::reason(reason)?;
-        if position == 0 {
-            return Err(ExecutorError::InvalidArgument(
-                "positions start at 1".into(),
-            ));
-        }
         self.store.write(|tx| {
-            let mut queue = tx.queue()?;
-            let Some(at) = queue.iter().position(|q| *q == job) else {
-                return Err(ExecutorError::WrongState(format!(
-                    "job {job} is not queued"
-                )));
-            };
-            queue.remove(at);
-            let to = (position as usize - 1).min(queue.len());
-            queue.insert(to, job);
-            tx.set_queue(&queue)?;
-            let target = format!("job {job} to place {}", to + 1);
+            let to = self.queue.move_to(tx, job, position)?;
+            let target = format!("job {job} to place {to}");
             self.audit(
                 tx,
                 Audit::ok(&who.name(), "admin.queue_move", &target, "admin.sock")
@@ -232,7 +220,7 @@ impl Engine {
             self.apply(&mut record, event, Actor::Admin)?;
             record.outcome = format!("removed by an admin: {reason}");
             tx.put_job(&record)?;
-            let promoted = self.unlink(tx, job, was)?;
+            let promoted = self.queue.unlink(tx, job, was, self.now())?;
             let target = format!("job {job}");
             self.audit(
                 tx,
@@ -241,28 +229,23 @@ impl Engine {
             )?;
             Ok(promoted)
         })?;
-        self.publish_jobs(
-            &[Some(job), promoted]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>(),
-        );
+        self.publish_pair(job, promoted);
         Ok(())
     }
 
     /// Force the lock free (not while scap may run: interrupt it first).
     pub fn release(&self, who: &AdminActor, job: u64, reason: &str) -> Result<()> {
         let reason = Self::reason(reason)?;
-        let gate = self.flush_gate();
+        let gate = self.logs.gate();
         let promoted = self.store.write(|tx| {
             let mut record = tx.job_or_404(job)?;
             let was = record.state;
             self.apply(&mut record, JobEvent::Release, Actor::Admin)?;
             record.finished_by = who.name();
             record.outcome = format!("lock released by an admin: {reason}");
-            self.flush_log_in(tx, &mut record)?;
+            self.logs.flush_in(tx, &mut record)?;
             tx.put_job(&record)?;
-            let promoted = self.unlink(tx, job, was)?;
+            let promoted = self.queue.unlink(tx, job, was, self.now())?;
             let target = format!("job {job}");
             self.audit(
                 tx,
@@ -270,14 +253,9 @@ impl Engine {
             )?;
             Ok(promoted)
         })?;
-        self.forget_log(job);
+        self.logs.forget(job);
         drop(gate);
-        self.publish_jobs(
-            &[Some(job), promoted]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>(),
-        );
+        self.publish_pair(job, promoted);
         Ok(())
     }
 
@@ -285,7 +263,8 @@ impl Engine {
         let reason = Self::reason(reason)?;
         self.interrupt_as(&who.name(), Actor::Admin, job, &reason, &Ctx::admin())?;
         let note = format!("reason given: {reason}");
-        self.append_log(job, LogRow::now(self.now(), LogKind::System, note));
+        self.logs
+            .append(job, LogRow::now(self.now(), LogKind::System, note));
         Ok(())
     }
 
@@ -359,7 +338,7 @@ impl Engine {
             let sessions = tx
                 .sessions()?
                 .iter()
-                .filter(|(_, s)| s.totp_passed && now < self.session_expiry(s))
+                .filter(|(_, s)| s.totp_passed && now < self.sessions.expiry(s))
                 .count() as u32;
             Ok(StatusView {
                 started_ms: self.started_ms,

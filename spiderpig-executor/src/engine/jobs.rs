@@ -11,7 +11,7 @@ use super::session::Caller;
 use super::{Audit, Ctx, Engine, JobView};
 use crate::error::{ExecutorError, Result};
 use crate::runner::Answer;
-use crate::store::{JobKind, JobRecord, LogKind, LogRow, Reads, WriteTx};
+use crate::store::{JobKind, JobRecord, LogKind, LogRow, Reads};
 
 /// The caller's relation to a job.
 pub(crate) fn actor_for(caller: &Caller, job: &JobRecord) -> Actor {
@@ -71,34 +71,26 @@ impl Engine {
         totp: &TotpCode,
         ctx: &Ctx,
     ) -> Result<JobView> {
-        let limit = self.config.limits.queued_jobs_per_user;
         let (id, promoted) = self.store.write_outcome(|tx| {
             if let Err(e) = self.check_totp(tx, &caller.username, totp, ctx)? {
                 return Ok(Err(e));
-            }
-            let mut queue = tx.queue()?;
-            let mine = count_owned(tx, &queue, &caller.username)?;
-            if mine >= limit {
-                return Ok(Err(ExecutorError::QueueLimit { limit }));
             }
             let id = tx.next_job_id()?;
             let mut job =
                 JobRecord::queued(id, &caller.username, kind, changes.clone(), self.now());
             job.reverts_job = reverts;
-            tx.put_job(&job)?;
-            queue.push(id);
-            tx.set_queue(&queue)?;
+            if let Err(e) = self.queue.enqueue(tx, &job)? {
+                return Ok(Err(e));
+            }
             let target = format!("job {id} ({kind:?} {changes:?})");
             self.audit(
                 tx,
                 Audit::ok(&caller.username, "job.submit", &target, &ctx.client_addr),
             )?;
-            let promoted = self.promote_in(tx)?;
+            let promoted = self.queue.promote(tx, self.now())?;
             Ok(Ok((id, promoted)))
         })?;
-        let mut changed = vec![id];
-        changed.extend(promoted.filter(|p| *p != id));
-        self.publish_jobs(&changed);
+        self.publish_pair(id, promoted);
         self.store.read(|tx| self.job_view(tx, id))
     }
 
@@ -112,7 +104,7 @@ impl Engine {
             self.apply(&mut job, JobEvent::Cancel, actor)?;
             job.outcome = format!("cancelled by {}", caller.username);
             tx.put_job(&job)?;
-            let promoted = self.unlink(tx, job_id, was)?;
+            let promoted = self.queue.unlink(tx, job_id, was, self.now())?;
             let target = format!("job {job_id}");
             self.audit(
                 tx,
@@ -120,34 +112,8 @@ impl Engine {
             )?;
             Ok(promoted)
         })?;
-        self.publish_jobs(
-            &[Some(job_id), promoted]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>(),
-        );
+        self.publish_pair(job_id, promoted);
         Ok(())
-    }
-
-    /// Take a job that just left `was` out of the queue or the lock, and
-    /// promote the next one if the lock was freed.
-    pub(crate) fn unlink(
-        &self,
-        tx: &mut WriteTx,
-        job_id: u64,
-        was: JobState,
-    ) -> Result<Option<u64>> {
-        if was == JobState::Queued {
-            let mut queue = tx.queue()?;
-            queue.retain(|q| *q != job_id);
-            tx.set_queue(&queue)?;
-            return Ok(None);
-        }
-        if was.holds_lock() {
-            self.release_lock(tx, job_id)?;
-            return self.promote_in(tx);
-        }
-        Ok(None)
     }
 
     /// The owner is ready: start scap.
@@ -214,11 +180,12 @@ impl Engine {
             Ok((validated, label))
         })?;
         let note = format!("{} chose: {}", caller.username, label);
-        self.append_log(job_id, LogRow::now(self.now(), LogKind::Answer, note));
+        self.logs
+            .append(job_id, LogRow::now(self.now(), LogKind::Answer, note));
         self.hub
             .publish_prompt_closed(job_id, prompt_id, &caller.username, &label);
         self.publish_jobs(&[job_id]);
-        let control = self.run_control(job_id);
+        let control = self.runs.control(job_id);
         match control {
             Some(c) => c.answer(validated).await,
             None => Err(ExecutorError::Internal(format!(
@@ -242,15 +209,15 @@ impl Engine {
         reason: &str,
         ctx: &Ctx,
     ) -> Result<()> {
-        let gate = self.flush_gate();
+        let gate = self.logs.gate();
         let promoted = self.store.write(|tx| {
             let mut job = tx.job_or_404(job_id)?;
             let was = job.state;
             self.apply(&mut job, JobEvent::Finish, actor)?;
             job.finished_by = who.to_string();
-            self.flush_log_in(tx, &mut job)?;
+            self.logs.flush_in(tx, &mut job)?;
             tx.put_job(&job)?;
-            let promoted = self.unlink(tx, job_id, was)?;
+            let promoted = self.queue.unlink(tx, job_id, was, self.now())?;
             let target = format!("job {job_id}");
             self.audit(
                 tx,
@@ -258,14 +225,9 @@ impl Engine {
             )?;
             Ok(promoted)
         })?;
-        self.forget_log(job_id);
+        self.logs.forget(job_id);
         drop(gate);
-        self.publish_jobs(
-            &[Some(job_id), promoted]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>(),
-        );
+        self.publish_pair(job_id, promoted);
         Ok(())
     }
 
@@ -295,27 +257,19 @@ impl Engine {
             )
         })?;
         let control = self
-            .run_control(job_id)
+            .runs
+            .control(job_id)
             .ok_or_else(|| ExecutorError::WrongState("scap is not running for this job".into()))?;
         control.interrupt()?;
         let note = format!("{who} interrupted scap (SIGINT)");
-        self.append_log(job_id, LogRow::now(self.now(), LogKind::System, note));
+        self.logs
+            .append(job_id, LogRow::now(self.now(), LogKind::System, note));
         Ok(())
     }
 }
 
 fn caller_job(engine: &Engine, job_id: u64) -> Result<JobRecord> {
     engine.store.read(|tx| tx.job_or_404(job_id))
-}
-
-fn count_owned(tx: &WriteTx, queue: &[u64], owner: &str) -> Result<usize> {
-    let mut n = 0;
-    for id in queue {
-        if tx.job(*id)?.is_some_and(|j| j.owner == owner) {
-            n += 1;
-        }
-    }
-    Ok(n)
 }
 
 /// Check an answer against the prompt it answers; returns what may be

@@ -1,13 +1,12 @@
 //! Signing in: the OIDC code flow and the TOTP second factor. Trust: codes,
 //! states and TOTP codes come from the browser through the web (untrusted).
 
-use sha2::{Digest, Sha256};
 use spiderpig_policy::{Role, TotpCode, Username};
 
 use super::session::Caller;
 use super::{Audit, Ctx, Engine};
 use crate::auth::oidc::Identity;
-use crate::auth::token::{SessionToken, random_urlsafe};
+use crate::auth::token::SessionToken;
 use crate::auth::totp::{self, TotpSecret, TotpState};
 use crate::error::{ExecutorError, Result};
 use crate::store::{Reads, UserRecord, WriteTx};
@@ -28,27 +27,10 @@ pub struct LoginDone {
     pub totp_enrolled: bool,
 }
 
-fn binding_hash(binding: &str) -> [u8; 32] {
-    Sha256::digest(binding.as_bytes()).into()
-}
-
 impl Engine {
-    fn oidc(&self) -> Result<&crate::auth::oidc::OidcClient> {
-        self.oidc
-            .as_deref()
-            .ok_or_else(|| ExecutorError::Internal("no OIDC client configured".into()))
-    }
-
     /// Start a login: state, nonce and PKCE verifier stay here.
     pub fn begin_login(&self) -> Result<LoginStart> {
-        let now = self.now();
-        let (authorize_url, pending) = self.oidc()?.begin(now);
-        let binding = random_urlsafe(32);
-        self.pending.insert(binding_hash(&binding), pending, now)?;
-        Ok(LoginStart {
-            authorize_url,
-            binding,
-        })
+        self.sessions.begin(self.now())
     }
 
     /// Finish the IDP part of a login.
@@ -60,14 +42,19 @@ impl Engine {
         ctx: &Ctx,
     ) -> Result<LoginDone> {
         let now = self.now();
-        let pending = match self.pending.take(&binding_hash(binding), state, now) {
+        let pending = match self.sessions.take(binding, state, now) {
             Ok(p) => p,
             Err(e) => {
                 self.audit_refusal("-", "login.state_invalid", &e, ctx)?;
                 return Err(e);
             }
         };
-        let identity = match self.oidc()?.complete(pending, code, self.now()).await {
+        let identity = match self
+            .sessions
+            .oidc()?
+            .complete(pending, code, self.now())
+            .await
+        {
             Ok(id) => id,
             Err(e) => {
                 self.audit_refusal("-", "login.failure", &e, ctx)?;
@@ -90,24 +77,11 @@ impl Engine {
         })
     }
 
-    /// Map groups to a role (deny by default).
-    fn role_for(&self, groups: &[String]) -> Option<Role> {
-        let mut role = None;
-        for g in groups {
-            match self.roles.get(g) {
-                Some(Role::Admin) => return Some(Role::Admin),
-                Some(Role::Deployer) => role = Some(Role::Deployer),
-                None => {}
-            }
-        }
-        role
-    }
-
     /// A verified identity: check role, identity binding and ban; open a
     /// pre-TOTP session.
     fn admit(&self, id: Identity, ctx: &Ctx) -> Result<LoginDone> {
         let username = id.username.as_str().to_string();
-        let Some(role) = self.role_for(&id.groups) else {
+        let Some(role) = self.sessions.role_for(&id.groups) else {
             let e = ExecutorError::NotAuthorized;
             self.audit_refusal(&username, "login.not_authorized", &e, ctx)?;
             return Err(e);
@@ -128,7 +102,9 @@ impl Engine {
                 return Ok(Err(e));
             }
             let user = tx.user(&username)?.expect("bound above");
-            let (token, _) = self.create_session(tx, &username, role, false, &ctx.client_addr)?;
+            let (token, _) =
+                self.sessions
+                    .open(tx, &username, role, false, &ctx.client_addr, self.now())?;
             self.audit(
                 tx,
                 Audit::ok(&username, "login.idp_success", "login", &ctx.client_addr),
@@ -271,8 +247,14 @@ impl Engine {
                 return Ok(Err(e));
             }
             tx.delete_session(&caller.session_hash)?;
-            let (token, record) =
-                self.create_session(tx, &caller.username, caller.role, true, &ctx.client_addr)?;
+            let (token, record) = self.sessions.open(
+                tx,
+                &caller.username,
+                caller.role,
+                true,
+                &ctx.client_addr,
+                self.now(),
+            )?;
             self.audit(
                 tx,
                 Audit::ok(
@@ -282,7 +264,7 @@ impl Engine {
                     &ctx.client_addr,
                 ),
             )?;
-            Ok(Ok((token, self.session_expiry(&record))))
+            Ok(Ok((token, self.sessions.expiry(&record))))
         })?;
         self.hub.revoke(
             crate::hub::Revocation::Session(caller.session_hash.to_vec()),

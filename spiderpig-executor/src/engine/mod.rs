@@ -2,44 +2,54 @@
 //! callers (the RPC layer) pass validated newtypes and an authenticated
 //! caller; the engine checks authorization and state transitions itself.
 //!
-//! Each change is one redb write transaction holding the change and its
-//! audit record; watch events are published only after the commit.
+//! [`Engine`] is a façade over four components, each owning its state and
+//! one documented lock: [`sessions`] (sign-in, logins in flight, session
+//! rules), [`queue`] (the queue and the deployment lock), [`runs`] (the scap
+//! processes being driven) and [`job_logs`] (log buffers, seq numbers,
+//! batched commits). A verb (`jobs`, `login`, `session`, `admin`, `tick`,
+//! `recovery`, `run`) opens one redb write transaction, calls the
+//! components inside it with the transaction, commits, and only then
+//! publishes to watchers through the [`Hub`]; the change and its audit record
+//! commit together.
 
 mod admin;
 pub use admin::{AdminActor, LogoutScope};
 pub use jobs::ProposedAnswer;
 mod audit;
+mod job_logs;
 mod jobs;
-mod logbuf;
 mod login;
-mod promote;
 mod queries;
+mod queue;
 mod recovery;
 mod run;
+mod runs;
 mod session;
+mod sessions;
 #[cfg(test)]
 mod tests;
 mod tick;
 mod views;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use spiderpig_policy::{RedactionPatterns, Role, ScapPath};
+use spiderpig_policy::{Actor, JobEvent, ScapPath};
 
 pub use audit::Audit;
-pub use logbuf::JobLog;
+pub use job_logs::JobLog;
 pub use session::Caller;
 pub use views::{AuditEntry, FreezeView, JobView, LogPage, QueueView, SessionView, StatusView};
 
 use crate::auth::oidc::OidcClient;
-use crate::auth::pending::PendingLogins;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::error::Result;
 use crate::hub::Hub;
-use crate::runner::RunControl;
-use crate::store::{Reads, Store, WriteTx};
+use crate::store::{JobRecord, Reads, Store, WriteTx};
+use job_logs::JobLogs;
+use queue::Queue;
+use runs::Runs;
+use sessions::Sessions;
 
 /// Where a request came from (as reported by the web; audit only).
 #[derive(Clone, Debug, Default)]
@@ -58,13 +68,6 @@ impl Ctx {
     }
 }
 
-/// A scap process the engine is driving.
-pub(crate) struct LiveRun {
-    pub control: RunControl,
-    /// Why the engine killed it, if it did (time-out, admin).
-    pub kill_reason: Option<String>,
-}
-
 /// The monitor's decisions and state: sign-in and sessions, the queue and
 /// the deployment lock, scap's runs and their logs. Every change is one redb
 /// write transaction holding the change and its audit record; watchers hear
@@ -75,40 +78,39 @@ pub(crate) struct LiveRun {
 ///
 /// # Locks
 ///
-/// All are `std` mutexes held for short, non-async sections (none across an
-/// `.await`). When more than one is held, they are taken in this order, and
-/// never the other way round:
+/// Each component has one lock, all `std` mutexes held for short, non-async
+/// sections (none across an `.await`):
 ///
-/// 1. `flush_gate` (taken before the write transaction, never inside it);
+/// - `sessions`: the logins in flight (its own mutex, taken alone); the
+///   session table is the store's;
+/// - `queue`: none of its own: the queue and the lock holder live in the
+///   store and change only under redb's single writer;
+/// - `runs`: the live runs (taken alone, to look up, insert or remove; a
+///   run's control is cloned out before it is used);
+/// - `logs`: the map of buffers (held only to find, create or drop one), one
+///   mutex per job's [`JobLog`], and the flush gate.
+///
+/// When more than one is held, they are taken in this order, and never the
+/// other way round:
+///
+/// 1. the logs' flush gate (taken before the write transaction, never inside
+///    it);
 /// 2. the store's write transaction (redb serialises writers; a read
 ///    transaction never waits for one, so reads may happen under any lock);
-/// 3. `logs`, the map of log buffers (held only to find or create one);
+/// 3. the logs' map of buffers;
 /// 4. one job's [`JobLog`];
 /// 5. the hub's own locks (a log record is published under its `JobLog`, so
 ///    watchers see seq order).
-///
-/// `runs` is taken alone: only to look up, insert or remove a run, and its
-/// [`RunControl`] is cloned out before it is used.
 pub struct Engine {
     pub(crate) store: Arc<Store>,
     pub(crate) clock: SharedClock,
     pub(crate) config: Arc<Config>,
     pub(crate) hub: Arc<Hub>,
-    pub(crate) oidc: Option<Arc<OidcClient>>,
-    pub(crate) pending: PendingLogins,
-    pub(crate) roles: BTreeMap<String, Role>,
-    pub(crate) scap: ScapPath,
-    pub(crate) patterns: RedactionPatterns,
-    pub(crate) runs: Mutex<HashMap<u64, LiveRun>>,
-    pub(crate) logs: Mutex<HashMap<u64, Arc<Mutex<JobLog>>>>,
-    /// Held by each transaction that writes buffered log records
-    /// (`flush_log_in`) from before it begins until the buffer is trimmed
-    /// after its commit (see `Engine::flush_gate`).
-    pub(crate) flush_gate: Mutex<()>,
+    pub(crate) sessions: Sessions,
+    pub(crate) queue: Queue,
+    pub(crate) runs: Runs,
+    pub(crate) logs: JobLogs,
     pub(crate) started_ms: i64,
-    /// Set when the executor begins to stop: scap exits seen from then on
-    /// are left to the next start's recovery (the job becomes Interrupted).
-    pub(crate) stopping: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -128,28 +130,24 @@ impl Engine {
         clock: SharedClock,
         oidc: Option<Arc<OidcClient>>,
     ) -> Result<Arc<Engine>> {
-        let scap = ScapPath::new(&config.scap.path)?;
-        let patterns = config.redaction_patterns()?;
-        let hub = Arc::new(Hub::new(config.limits.watch_buffer));
-        let pending = PendingLogins::new(
-            config.limits.pending_logins,
-            config.timeouts.login_secs as i64 * 1000,
+        let runs = Runs::new(
+            ScapPath::new(&config.scap.path)?,
+            config.redaction_patterns()?,
         );
+        let hub = Arc::new(Hub::new(config.limits.watch_buffer));
         let started_ms = clock.now_ms();
         Ok(Arc::new(Engine {
-            roles: config.role_table(),
+            sessions: Sessions::new(&config, oidc),
+            queue: Queue::new(
+                config.timeouts.ready_secs,
+                config.limits.queued_jobs_per_user,
+            ),
+            runs,
+            logs: JobLogs::new(store.clone(), hub.clone()),
             store,
             clock,
             hub,
-            oidc,
-            pending,
-            scap,
-            patterns,
-            runs: Mutex::new(HashMap::new()),
-            logs: Mutex::new(HashMap::new()),
-            flush_gate: Mutex::new(()),
             started_ms,
-            stopping: std::sync::atomic::AtomicBool::new(false),
             config,
         }))
     }
@@ -158,8 +156,7 @@ impl Engine {
     /// an exit seen from now on is not recorded as scap's own: the job stays
     /// as it is on disk and the next start marks it Interrupted.
     pub fn begin_stop(&self) {
-        self.stopping
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.runs.begin_stop();
     }
 
     pub fn hub(&self) -> &Arc<Hub> {
@@ -180,31 +177,17 @@ impl Engine {
 
     /// The queue snapshot as users see it.
     pub fn queue_snapshot(&self, tx: &impl Reads) -> Result<QueueView> {
-        let active = match tx.active()? {
-            Some(id) => tx.job(id)?,
-            None => None,
-        };
-        let mut queued = Vec::new();
-        for id in tx.queue()? {
-            queued.extend(tx.job(id)?);
-        }
-        Ok(QueueView {
-            active,
-            queued,
-            freeze: FreezeView::at(tx.freeze()?, self.now()),
-        })
+        self.queue.snapshot(tx, self.now())
     }
 
     /// A job as users see it, with its queue place.
     pub fn job_view(&self, tx: &impl Reads, id: u64) -> Result<JobView> {
-        let job = tx.job_or_404(id)?;
-        let position = tx
-            .queue()?
-            .iter()
-            .position(|q| *q == id)
-            .map(|p| p as u32 + 1)
-            .unwrap_or(0);
-        Ok(JobView { job, position })
+        self.queue.view(tx, id)
+    }
+
+    /// Apply a policy transition to a job record, now.
+    pub(crate) fn apply(&self, job: &mut JobRecord, event: JobEvent, actor: Actor) -> Result<()> {
+        queue::apply(job, event, actor, self.now())
     }
 
     /// After a commit that changed jobs or the queue: tell every watcher.
@@ -226,5 +209,42 @@ impl Engine {
     /// Write an audit record inside `tx`.
     pub fn audit(&self, tx: &mut WriteTx, entry: Audit<'_>) -> Result<()> {
         audit::write(tx, self.now(), entry)
+    }
+
+    /// After a transaction that freed a job's lock or queue place (and
+    /// maybe promoted the next job): tell watchers of both.
+    pub(crate) fn publish_pair(&self, job: u64, promoted: Option<u64>) {
+        let mut ids = vec![job];
+        ids.extend(promoted.filter(|p| *p != job));
+        self.publish_jobs(&ids);
+    }
+
+    /// Commit a job's buffered log records now, in their own transaction.
+    /// Blocks for the commit: the run's driver calls it off its own task.
+    /// Returns whether the job's details (status, progress, stage) changed.
+    pub(crate) fn flush_log(&self, job: u64) -> Result<bool> {
+        let _gate = self.logs.gate();
+        if !self.logs.has_pending(job) {
+            return Ok(false);
+        }
+        let flushed = self.store.write(|tx| {
+            let Some(mut record) = tx.job(job)? else {
+                return Ok(Default::default());
+            };
+            let flushed = self.logs.flush_in(tx, &mut record)?;
+            tx.put_job(&record)?;
+            Ok(flushed)
+        })?;
+        self.logs.trim(job, flushed);
+        Ok(flushed.meta_changed)
+    }
+
+    /// Commit every buffered log record now (shutdown).
+    pub fn flush_all_logs(&self) {
+        for job in self.logs.jobs() {
+            if let Err(e) = self.flush_log(job) {
+                tracing::error!(job, error = %e, "log flush at shutdown failed");
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use spiderpig_policy::{JobId, JobState};
 
+use super::queue::place;
 use super::{Engine, JobView, LogPage, QueueView};
 use crate::error::Result;
 use crate::store::{JobFilter, Reads};
@@ -10,8 +11,6 @@ use crate::wire::LiveLog;
 
 /// Most jobs in one page of history.
 pub const MAX_PAGE: usize = 100;
-/// Most log records in one GetLog answer.
-pub const MAX_LOG_PAGE: usize = 5000;
 
 impl Engine {
     pub fn get_job(&self, id: JobId) -> Result<JobView> {
@@ -45,59 +44,32 @@ impl Engine {
             };
             let views = jobs
                 .iter()
-                .map(|j| {
-                    let pos = queue.iter().position(|q| *q == j.id).map(|p| p as u32 + 1);
-                    JobView {
-                        job: j.clone(),
-                        position: pos.unwrap_or(0),
-                    }
+                .map(|j| JobView {
+                    job: j.clone(),
+                    position: place(&queue, j.id),
                 })
                 .collect();
             Ok((views, next))
         })
     }
 
-    /// Log records after `after_seq`, from the store and the unflushed
-    /// buffer (read under the buffer's lock: no gap). The rows hold their
-    /// hidden lines: only the admin socket's encoding shows them.
+    /// Log records after `after_seq` (the store and the unflushed buffer, without a gap).
     pub fn get_log(&self, job: u64, after_seq: u64, limit: u32) -> Result<LogPage> {
-        let limit = match limit {
-            0 => 1000,
-            n => (n as usize).min(MAX_LOG_PAGE),
-        };
-        self.store.read(|tx| tx.job_or_404(job).map(|_| ()))?;
-        let log = self.existing_log(job);
-        let guard = log
-            .as_ref()
-            .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()));
-        let mut rows = self.store.read(|tx| tx.logs(job, after_seq, limit))?;
-        if let Some(buffer) = &guard {
-            let last = rows.last().map(|(s, _)| *s).unwrap_or(after_seq);
-            let room = limit - rows.len();
-            rows.extend(buffer.buffered_after(last).take(room).cloned());
-        }
-        drop(guard);
-        let more = rows.len() == limit;
-        Ok(LogPage { job, rows, more })
+        self.logs.page(job, after_seq, limit)
     }
 
     /// Subscribe to a job's live log. Returns the receiver and the first seq
     /// it will carry: everything below comes from [`Engine::get_log`].
     pub fn subscribe_log(&self, job: u64) -> (LiveLog, u64) {
-        match self.existing_log(job) {
-            Some(log) => {
-                let guard = log.lock().unwrap_or_else(|e| e.into_inner());
-                let rx = self.hub.subscribe_log(job);
-                (rx, guard.last_seq() + 1)
-            }
-            None => {
-                let rx = self.hub.subscribe_log(job);
-                let last = self
-                    .store
-                    .read(|tx| Ok(tx.job(job)?.map(|j| j.last_seq).unwrap_or(0)))
-                    .unwrap_or(0);
-                (rx, last + 1)
-            }
+        self.logs.subscribe(job)
+    }
+
+    /// Promote if possible, in its own transaction, and tell watchers.
+    pub fn advance(&self) -> Result<Option<u64>> {
+        let promoted = self.store.write(|tx| self.queue.promote(tx, self.now()))?;
+        if let Some(id) = promoted {
+            self.publish_jobs(&[id]);
         }
+        Ok(promoted)
     }
 }

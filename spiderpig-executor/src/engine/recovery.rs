@@ -28,7 +28,7 @@ impl Engine {
             return Ok(None);
         }
         let orphan = match job.pgid {
-            Some(pgid) => reap_orphan(pgid, &self.scap),
+            Some(pgid) => reap_orphan(pgid, &self.runs.scap),
             None => OrphanOutcome::NoneLeft,
         };
         let note = match &orphan {
@@ -39,11 +39,12 @@ impl Engine {
         };
         tracing::warn!(job = job.id, ?orphan, "interrupted job found at start");
         let id = job.id;
-        self.append_log(id, LogRow::now(now, LogKind::System, note.clone()));
-        let _gate = self.flush_gate();
+        self.logs
+            .append(id, LogRow::now(now, LogKind::System, note.clone()));
+        let _gate = self.logs.gate();
         self.store.write(|tx| {
             let mut job = tx.job_or_404(id)?;
-            self.flush_log_in(tx, &mut job)?;
+            self.logs.flush_in(tx, &mut job)?;
             self.apply(&mut job, JobEvent::ExecutorRestarted, Actor::System)?;
             job.outcome = note.clone();
             job.pending_prompt = None;

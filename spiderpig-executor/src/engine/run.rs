@@ -13,12 +13,10 @@ use spiderpig_policy::{
     Username,
 };
 
-use super::logbuf::FLUSH_INTERVAL_MS;
-use super::{Audit, Engine, LiveRun};
+use super::job_logs::FLUSH_INTERVAL_MS;
+use super::{Audit, Engine};
 use crate::error::{ExecutorError, Result};
-use crate::runner::{
-    self, ExitInfo, PromptKind, PromptSpec, RunControl, RunHandle, RunSpec, RunnerEvent,
-};
+use crate::runner::{self, ExitInfo, PromptKind, PromptSpec, RunHandle, RunSpec, RunnerEvent};
 use crate::store::{JobKind, JobRecord, LogKind, LogRow, ProgressRecord, PromptRecord, Reads};
 
 /// The periodic flush's result once it is done; never, when none runs.
@@ -32,11 +30,6 @@ async fn finished(
 }
 
 impl Engine {
-    pub(crate) fn run_control(&self, job: u64) -> Option<RunControl> {
-        let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-        runs.get(&job).map(|r| r.control.clone())
-    }
-
     /// What to run for `job` (whose id the caller checked: `id`).
     fn spec_for(&self, id: JobId, job: &JobRecord) -> Result<RunSpec> {
         let changes = job.changes.clone();
@@ -60,10 +53,10 @@ impl Engine {
         Ok(RunSpec {
             job_id: id,
             command,
-            scap: self.scap.clone(),
+            scap: self.runs.scap.clone(),
             env,
             working_dir: scap.working_dir.clone(),
-            patterns: self.patterns.clone(),
+            patterns: self.runs.patterns.clone(),
             clock: self.clock.clone(),
         })
     }
@@ -91,17 +84,9 @@ impl Engine {
             changes.join(" "),
             job.owner
         );
-        self.append_log(id, LogRow::now(self.now(), LogKind::System, note));
-        {
-            let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-            runs.insert(
-                id,
-                LiveRun {
-                    control: handle.control.clone(),
-                    kill_reason: None,
-                },
-            );
-        }
+        self.logs
+            .append(id, LogRow::now(self.now(), LogKind::System, note));
+        self.runs.insert(id, handle.control.clone());
         let engine = self.clone();
         tokio::spawn(async move { engine.drive(id, handle).await });
         Ok(())
@@ -120,15 +105,10 @@ impl Engine {
                 tx,
                 Audit::refused("system", "job.start", &target, &e.to_string(), "-"),
             )?;
-            self.unlink(tx, id, was)
+            self.queue.unlink(tx, id, was, self.now())
         })?;
-        self.forget_log(id);
-        self.publish_jobs(
-            &[Some(id), promoted]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>(),
-        );
+        self.logs.forget(id);
+        self.publish_pair(id, promoted);
         Ok(())
     }
 
@@ -153,7 +133,7 @@ impl Engine {
                     if let Some(pending) = flushing.take() {
                         self.flushed(id, pending.await);
                     }
-                    if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                    if self.runs.stopping() {
                         tracing::warn!(job = id, "scap ended while the executor stops; left for recovery");
                         return;
                     }
@@ -189,7 +169,7 @@ impl Engine {
                     runner::LogKind::Status => LogKind::Status,
                     runner::LogKind::System => LogKind::System,
                 };
-                self.append_log(id, LogRow::now(at_ms, kind, text));
+                self.logs.append(id, LogRow::now(at_ms, kind, text));
             }
             RunnerEvent::Sensitive {
                 at_ms,
@@ -199,12 +179,12 @@ impl Engine {
                 if starts_run {
                     let mut row = LogRow::now(at_ms, LogKind::Redacted, PLACEHOLDER);
                     row.hidden.push(hidden);
-                    self.append_log(id, row);
+                    self.logs.append(id, row);
                 } else {
-                    self.add_hidden(id, hidden);
+                    self.logs.add_hidden(id, hidden);
                 }
             }
-            RunnerEvent::Status(s) => self.note_meta(id, Some(s), None, None),
+            RunnerEvent::Status(s) => self.logs.note_meta(id, Some(s), None, None),
             RunnerEvent::Progress(p) => {
                 let rec = ProgressRecord {
                     name: p.name.clone(),
@@ -215,10 +195,10 @@ impl Engine {
                     percent: p.tasks_percent_complete.unwrap_or(0.0),
                     finished: p.progress_finished,
                 };
-                self.note_meta(id, None, Some(rec), None);
+                self.logs.note_meta(id, None, Some(rec), None);
             }
             RunnerEvent::Stage { at_ms, stage } => {
-                self.note_meta(id, None, None, Some((stage, at_ms)))
+                self.logs.note_meta(id, None, None, Some((stage, at_ms)))
             }
             RunnerEvent::Prompt(spec) => {
                 if let Err(e) = self.open_prompt(id, spec) {
@@ -232,11 +212,12 @@ impl Engine {
     fn open_prompt(&self, id: u64, spec: PromptSpec) -> Result<()> {
         let now = self.now();
         let prompt_secs = self.config.timeouts.prompt_secs as i64;
-        self.append_log(id, LogRow::now(now, LogKind::Prompt, spec.text.clone()));
-        let gate = self.flush_gate();
+        self.logs
+            .append(id, LogRow::now(now, LogKind::Prompt, spec.text.clone()));
+        let gate = self.logs.gate();
         let (prompt, flushed) = self.store.write(|tx| {
             let mut job = tx.job_or_404(id)?;
-            let flushed = self.flush_log_in(tx, &mut job)?;
+            let flushed = self.logs.flush_in(tx, &mut job)?;
             self.apply(&mut job, JobEvent::PromptOpened, Actor::System)?;
             let prompt = PromptRecord {
                 prompt_id: tx.next_prompt_id()?,
@@ -259,7 +240,7 @@ impl Engine {
             tx.put_job(&job)?;
             Ok((prompt, flushed))
         })?;
-        self.trim_log(id, flushed);
+        self.logs.trim(id, flushed);
         drop(gate);
         self.hub.publish_prompt_opened(id, &prompt);
         self.publish_jobs(&[id]);
@@ -267,10 +248,7 @@ impl Engine {
     }
 
     fn on_exit(&self, id: u64, info: ExitInfo) {
-        let kill_reason = {
-            let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-            runs.remove(&id).and_then(|r| r.kill_reason)
-        };
+        let kill_reason = self.runs.remove(id);
         let outcome = match (&kill_reason, info.code, info.signal) {
             (Some(reason), _, _) => reason.clone(),
             (None, Some(0), _) => "scap finished successfully (exit 0)".to_string(),
@@ -278,14 +256,14 @@ impl Engine {
             (None, None, Some(sig)) => format!("scap was killed by signal {sig}"),
             (None, None, None) => "scap's exit status is unknown".to_string(),
         };
-        self.append_log(
+        self.logs.append(
             id,
             LogRow::now(info.at_ms, LogKind::System, outcome.clone()),
         );
-        let gate = self.flush_gate();
+        let gate = self.logs.gate();
         let result = self.store.write(|tx| {
             let mut job = tx.job_or_404(id)?;
-            let flushed = self.flush_log_in(tx, &mut job)?;
+            let flushed = self.logs.flush_in(tx, &mut job)?;
             let event = if kill_reason.is_some() {
                 JobEvent::TimedOut
             } else {
@@ -305,7 +283,7 @@ impl Engine {
             Ok(flushed)
         });
         match result {
-            Ok(flushed) => self.trim_log(id, flushed),
+            Ok(flushed) => self.logs.trim(id, flushed),
             Err(e) => tracing::error!(job = id, error = %e, "cannot record scap's exit"),
         }
         drop(gate);
@@ -314,14 +292,6 @@ impl Engine {
 
     /// Kill a job's scap (time-out or admin), recording why.
     pub(crate) fn kill_run(&self, id: u64, reason: String) -> Result<()> {
-        let control = {
-            let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-            let run = runs.get_mut(&id).ok_or_else(|| {
-                ExecutorError::WrongState("scap is not running for this job".into())
-            })?;
-            run.kill_reason = Some(reason);
-            run.control.clone()
-        };
-        control.kill()
+        self.runs.mark_killed(id, reason)?.kill()
     }
 }

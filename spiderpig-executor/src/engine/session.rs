@@ -4,10 +4,10 @@
 use spiderpig_policy::Role;
 
 use super::{Audit, Ctx, Engine};
-use crate::auth::token::{SessionToken, public_session_id};
+use crate::auth::token::SessionToken;
 use crate::error::{ExecutorError, Result};
 use crate::hub::Revocation;
-use crate::store::{Reads, SessionRecord, WriteTx};
+use crate::store::Reads;
 
 /// How often `last_seen` is written back (sessions are checked on every call;
 /// writing each time would cost an fsync per request).
@@ -32,37 +32,6 @@ impl Caller {
 }
 
 impl Engine {
-    /// When a session ends: the earlier of its idle and absolute time-outs.
-    pub(crate) fn session_expiry(&self, s: &SessionRecord) -> i64 {
-        let idle = self.config.timeouts.session_idle_secs as i64 * 1000;
-        (s.last_seen_ms + idle).min(s.absolute_expiry_ms)
-    }
-
-    /// Create a session inside `tx`; returns its token.
-    pub(crate) fn create_session(
-        &self,
-        tx: &mut WriteTx,
-        username: &str,
-        role: Role,
-        totp_passed: bool,
-        client_addr: &str,
-    ) -> Result<(SessionToken, SessionRecord)> {
-        let now = self.now();
-        let token = SessionToken::generate();
-        let record = SessionRecord {
-            public_id: public_session_id(),
-            username: username.to_string(),
-            role,
-            totp_passed,
-            created_ms: now,
-            last_seen_ms: now,
-            absolute_expiry_ms: now + self.config.timeouts.session_absolute_secs as i64 * 1000,
-            client_addr: client_addr.to_string(),
-        };
-        tx.put_session(&token.hash(), &record)?;
-        Ok((token, record))
-    }
-
     /// Check a session token. `need_totp`: refuse sessions that have not
     /// passed TOTP. Expired sessions are deleted; banned users refused.
     pub fn authenticate(&self, token: &str, need_totp: bool) -> Result<Caller> {
@@ -79,7 +48,7 @@ impl Engine {
         let Some((mut session, banned)) = found else {
             return Err(ExecutorError::Unauthenticated);
         };
-        let expires = self.session_expiry(&session);
+        let expires = self.sessions.expiry(&session);
         if now >= expires || banned {
             self.store.write(|tx| {
                 tx.delete_session(&hash)?;
@@ -103,7 +72,7 @@ impl Engine {
             // Report the renewed idle time-out, not the one this call ended.
             session.last_seen_ms = now;
         }
-        let expires = self.session_expiry(&session);
+        let expires = self.sessions.expiry(&session);
         Ok(Caller {
             username: session.username,
             role: session.role,
@@ -120,7 +89,7 @@ impl Engine {
         self.store
             .read(|tx| {
                 Ok(match tx.session(hash)? {
-                    Some(s) => now < self.session_expiry(&s),
+                    Some(s) => now < self.sessions.expiry(&s),
                     None => false,
                 })
             })
@@ -171,7 +140,7 @@ impl Engine {
                 created_ms: now,
                 last_login_ms: now,
             })?;
-            let (token, _) = self.create_session(tx, username, role, true, "test")?;
+            let (token, _) = self.sessions.open(tx, username, role, true, "test", now)?;
             Ok(token)
         })?;
         Ok((self.authenticate(token.as_str(), true)?, secret))

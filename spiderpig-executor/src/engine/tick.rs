@@ -40,14 +40,14 @@ impl Engine {
                 self.config.timeouts.ready_secs
             );
             tx.put_job(&job)?;
-            self.release_lock(tx, id)?;
+            self.queue.release(tx, id)?;
             let target = format!("job {id}");
             self.audit(tx, Audit::ok("system", "job.expire", &target, "-"))?;
-            let next = self.promote_in(tx)?;
+            let next = self.queue.promote(tx, self.now())?;
             Ok(Some((id, next)))
         })?;
         if let Some((id, next)) = changed {
-            self.publish_jobs(&[Some(id), next].into_iter().flatten().collect::<Vec<_>>());
+            self.publish_pair(id, next);
         }
         Ok(())
     }
@@ -61,7 +61,7 @@ impl Engine {
             }
             tx.set_freeze(&FreezeRecord::default())?;
             self.audit(tx, Audit::ok("system", "freeze.end", "deployments", "-"))?;
-            Ok(Some(self.promote_in(tx)?))
+            Ok(Some(self.queue.promote(tx, self.now())?))
         })?;
         if let Some(promoted) = ended {
             self.hub
@@ -73,13 +73,7 @@ impl Engine {
 
     fn enforce_run_timeouts(&self) -> Result<()> {
         let now = self.now();
-        let live: Vec<u64> = {
-            let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-            runs.iter()
-                .filter(|(_, r)| r.kill_reason.is_none())
-                .map(|(id, _)| *id)
-                .collect()
-        };
+        let live = self.runs.unkilled();
         let job_ms = self.config.timeouts.job_secs as i64 * 1000;
         for id in live {
             let Some(job) = self.store.read(|tx| tx.job(id))? else {
@@ -110,7 +104,7 @@ impl Engine {
             let sessions = tx.sessions()?;
             let mut gone = Vec::new();
             for (hash, s) in sessions {
-                if now >= self.session_expiry(&s) {
+                if now >= self.sessions.expiry(&s) {
                     tx.delete_session(&hash)?;
                     gone.push(hash);
                 }

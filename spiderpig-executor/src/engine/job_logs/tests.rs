@@ -8,6 +8,7 @@ use spiderpig_policy::PLACEHOLDER;
 use super::*;
 use crate::clock::ManualClock;
 use crate::config::{self, Config};
+use crate::engine::Engine;
 use crate::store::{JobKind, Store};
 
 const JOB: u64 = 1;
@@ -45,22 +46,22 @@ fn a_hidden_line_that_arrives_while_its_record_is_being_committed_is_kept() {
     let (_dir, e) = engine();
     let mut row = LogRow::now(1, LogKind::Redacted, PLACEHOLDER);
     row.hidden.push("first".into());
-    let seq = e.append_log(JOB, row);
+    let seq = e.logs.append(JOB, row);
     // The periodic commit has written the record; before it commits, the
     // run's next hidden line arrives.
     let flushed = e
         .store
         .write(|tx| {
             let mut job = tx.job_or_404(JOB)?;
-            let flushed = e.flush_log_in(tx, &mut job)?;
-            e.add_hidden(JOB, "second".into());
+            let flushed = e.logs.flush_in(tx, &mut job)?;
+            e.logs.add_hidden(JOB, "second".into());
             tx.put_job(&job)?;
             Ok(flushed)
         })
         .expect("commit");
-    e.trim_log(JOB, flushed);
+    e.logs.trim(JOB, flushed);
     assert_eq!(stored_hidden(&e, seq), ["first"]);
-    e.add_hidden(JOB, "third".into());
+    e.logs.add_hidden(JOB, "third".into());
     e.flush_log(JOB).expect("flush");
     assert_eq!(stored_hidden(&e, seq), ["first", "second", "third"]);
     // Nothing is left to write, and writing again changes nothing.
@@ -73,12 +74,12 @@ fn a_hidden_line_for_a_record_whose_commit_failed_is_written_with_it_later() {
     let (_dir, e) = engine();
     let mut row = LogRow::now(1, LogKind::Redacted, PLACEHOLDER);
     row.hidden.push("first".into());
-    let seq = e.append_log(JOB, row);
+    let seq = e.logs.append(JOB, row);
     // The commit fails after the record was written into it.
     let failed = e.store.write(|tx| {
         let mut job = tx.job_or_404(JOB)?;
-        e.flush_log_in(tx, &mut job)?;
-        e.add_hidden(JOB, "second".into());
+        e.logs.flush_in(tx, &mut job)?;
+        e.logs.add_hidden(JOB, "second".into());
         Err::<(), _>(crate::error::ExecutorError::Store("disk full".into()))
     });
     assert!(failed.is_err());

@@ -1,5 +1,12 @@
-//! A running job's log: sequence numbers, live publication and batched
-//! commits. Trust: internal; the text is already redacted by the runner.
+//! Job logs: one of the engine's components. A running job's log gets its
+//! sequence numbers, live publication and batched commits here. Trust:
+//! internal; the text is already redacted by the runner.
+//!
+//! State: one in-memory buffer per job with a live run (under the map's
+//! mutex, held only to find, create or drop a buffer; each buffer under its
+//! own mutex), and the flush gate. Records reach the store only through the
+//! façade's write transactions ([`JobLogs::flush_in`], then
+//! [`JobLogs::trim`] after the commit).
 //!
 //! Records get their seq and go to live watchers the moment they arrive. They
 //! are committed to the store in batches (every ≤ 50 ms, or with the next
@@ -8,13 +15,16 @@
 //! its batch is committed, so (store ∪ buffer), read under the buffer's lock,
 //! always holds every record below `next_seq`: replays have no gap.
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use spiderpig_policy::Stage;
 
-use super::Engine;
+use super::views::LogPage;
 use crate::error::Result;
-use crate::store::{JobRecord, LogKind, LogRow, ProgressRecord, Reads, WriteTx};
+use crate::hub::Hub;
+use crate::store::{JobRecord, LogKind, LogRow, ProgressRecord, Reads, Store, WriteTx};
+use crate::wire::LiveLog;
 
 /// How long log lines may wait for their commit.
 pub const FLUSH_INTERVAL_MS: u64 = 50;
@@ -68,32 +78,68 @@ impl JobLog {
     }
 }
 
-impl Engine {
+/// Most log records in one page of a job's log (`GetLog`, `ctl log`).
+pub const MAX_LOG_PAGE: usize = 5000;
+
+type Buffer = Arc<Mutex<JobLog>>;
+
+/// The buffers of the jobs whose logs are being written.
+pub(crate) struct JobLogs {
+    store: Arc<Store>,
+    hub: Arc<Hub>,
+    buffers: Mutex<HashMap<u64, Buffer>>,
+    /// Held by each transaction that writes buffered log records, from
+    /// before it begins until the buffer is trimmed after its commit (see
+    /// [`JobLogs::gate`]).
+    flush_gate: Mutex<()>,
+}
+
+/// A buffer's lock; a panic under it cannot leave a record half-written.
+fn lock(log: &Buffer) -> MutexGuard<'_, JobLog> {
+    log.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl JobLogs {
+    pub fn new(store: Arc<Store>, hub: Arc<Hub>) -> Self {
+        JobLogs {
+            store,
+            hub,
+            buffers: Mutex::new(HashMap::new()),
+            flush_gate: Mutex::new(()),
+        }
+    }
+
+    fn map(&self) -> MutexGuard<'_, HashMap<u64, Buffer>> {
+        self.buffers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The highest seq the store holds for `job` (0: none, or no such job).
+    fn stored_last_seq(&self, job: u64) -> u64 {
+        self.store
+            .read(|tx| Ok(tx.job(job)?.map(|j| j.last_seq).unwrap_or(0)))
+            .unwrap_or(0)
+    }
+
     /// The job's log buffer, created from the store's last seq if needed.
-    pub(crate) fn job_log(&self, job: u64) -> Arc<Mutex<JobLog>> {
-        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+    fn buffer(&self, job: u64) -> Buffer {
+        let mut logs = self.map();
         if let Some(log) = logs.get(&job) {
             return log.clone();
         }
-        let last = self
-            .store
-            .read(|tx| Ok(tx.job(job)?.map(|j| j.last_seq).unwrap_or(0)))
-            .unwrap_or(0);
-        let log = Arc::new(Mutex::new(JobLog::new(last)));
+        let log = Arc::new(Mutex::new(JobLog::new(self.stored_last_seq(job))));
         logs.insert(job, log.clone());
         log
     }
 
     /// The job's buffer if it has one (a running or recently run job).
-    pub(crate) fn existing_log(&self, job: u64) -> Option<Arc<Mutex<JobLog>>> {
-        let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
-        logs.get(&job).cloned()
+    fn existing(&self, job: u64) -> Option<Buffer> {
+        self.map().get(&job).cloned()
     }
 
     /// Number a record, publish it live, and buffer it for the next commit.
-    pub(crate) fn append_log(&self, job: u64, row: LogRow) -> u64 {
-        let log = self.job_log(job);
-        let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+    pub fn append(&self, job: u64, row: LogRow) -> u64 {
+        let log = self.buffer(job);
+        let mut log = lock(&log);
         let seq = log.next_seq;
         log.next_seq += 1;
         // Later hidden lines of a run belong to its placeholder even when
@@ -109,9 +155,9 @@ impl Engine {
     }
 
     /// Another hidden line of the current sensitive run (never published).
-    pub(crate) fn add_hidden(&self, job: u64, line: String) {
-        let log = self.job_log(job);
-        let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+    pub fn add_hidden(&self, job: u64, line: String) {
+        let log = self.buffer(job);
+        let mut log = lock(&log);
         let Some(seq) = log.last_redacted else {
             return;
         };
@@ -128,15 +174,15 @@ impl Engine {
     }
 
     /// Note scap's latest status/progress/stage for the job record.
-    pub(crate) fn note_meta(
+    pub fn note_meta(
         &self,
         job: u64,
         status: Option<Option<String>>,
         progress: Option<ProgressRecord>,
         stage: Option<(Stage, i64)>,
     ) {
-        let log = self.job_log(job);
-        let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+        let log = self.buffer(job);
+        let mut log = lock(&log);
         if let Some(s) = status {
             log.status = Some(s.unwrap_or_default());
         }
@@ -150,12 +196,13 @@ impl Engine {
     }
 
     /// Write the buffered records and job details into `tx`. The buffer is
-    /// trimmed by [`Engine::trim_log`] once the transaction has committed.
-    pub(crate) fn flush_log_in(&self, tx: &mut WriteTx, job: &mut JobRecord) -> Result<Flushed> {
-        let Some(log) = self.existing_log(job.id) else {
+    /// trimmed by [`JobLogs::trim`] once the transaction has committed.
+    /// Take [`JobLogs::gate`] before the transaction.
+    pub fn flush_in(&self, tx: &mut WriteTx, job: &mut JobRecord) -> Result<Flushed> {
+        let Some(log) = self.existing(job.id) else {
             return Ok(Flushed::default());
         };
-        let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+        let mut log = lock(&log);
         tx.put_logs(job.id, &log.unflushed)?;
         for (seq, line) in &log.extra_hidden {
             if let Some((_, mut row)) = tx.logs(job.id, seq - 1, 1)?.into_iter().next() {
@@ -188,11 +235,11 @@ impl Engine {
     }
 
     /// After the commit of a flush: drop what is now in the store.
-    pub(crate) fn trim_log(&self, job: u64, flushed: Flushed) {
-        let Some(log) = self.existing_log(job) else {
+    pub fn trim(&self, job: u64, flushed: Flushed) {
+        let Some(log) = self.existing(job) else {
             return;
         };
-        let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+        let mut log = lock(&log);
         log.inflight_upto = 0;
         log.unflushed.retain(|(s, _)| *s > flushed.upto_seq);
         let extra = flushed.extra.min(log.extra_hidden.len());
@@ -204,50 +251,62 @@ impl Engine {
     /// and its trim, another would write the same records again, and the
     /// hidden lines that wait in `extra_hidden` a second time. Take it
     /// before [`crate::store::Store::write`], never inside.
-    pub(crate) fn flush_gate(&self) -> std::sync::MutexGuard<'_, ()> {
+    pub fn gate(&self) -> MutexGuard<'_, ()> {
         self.flush_gate.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Commit buffered records now, in their own transaction. Blocks for the
-    /// commit: the run's driver calls it off its own task.
-    pub(crate) fn flush_log(&self, job: u64) -> Result<bool> {
-        let _gate = self.flush_gate();
-        let Some(log) = self.existing_log(job) else {
-            return Ok(false);
-        };
-        if !log.lock().unwrap_or_else(|e| e.into_inner()).has_pending() {
-            return Ok(false);
-        }
-        let flushed = self.store.write(|tx| {
-            let Some(mut record) = tx.job(job)? else {
-                return Ok(Flushed::default());
-            };
-            let flushed = self.flush_log_in(tx, &mut record)?;
-            tx.put_job(&record)?;
-            Ok(flushed)
-        })?;
-        self.trim_log(job, flushed);
-        Ok(flushed.meta_changed)
+    /// Has `job` records or details waiting for a commit?
+    pub fn has_pending(&self, job: u64) -> bool {
+        self.existing(job)
+            .is_some_and(|log| lock(&log).has_pending())
+    }
+
+    /// The jobs with a buffer.
+    pub fn jobs(&self) -> Vec<u64> {
+        self.map().keys().copied().collect()
     }
 
     /// The job is over: its buffer and live channel go away.
-    pub(crate) fn forget_log(&self, job: u64) {
-        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
-        logs.remove(&job);
+    pub fn forget(&self, job: u64) {
+        self.map().remove(&job);
         self.hub.close_log(job);
     }
-}
 
-impl Engine {
-    /// Commit every buffered log record now (shutdown).
-    pub fn flush_all_logs(&self) {
-        let jobs: Vec<u64> = {
-            let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
-            logs.keys().copied().collect()
+    /// Log records after `after_seq`, at most `limit` (0: 1000), from the
+    /// store and the unflushed buffer, read under the buffer's lock so there
+    /// is no gap. The rows hold their hidden lines: only the admin socket's
+    /// encoding shows them.
+    pub fn page(&self, job: u64, after_seq: u64, limit: u32) -> Result<LogPage> {
+        let limit = match limit {
+            0 => 1000,
+            n => (n as usize).min(MAX_LOG_PAGE),
         };
-        for job in jobs {
-            if let Err(e) = self.flush_log(job) {
-                tracing::error!(job, error = %e, "log flush at shutdown failed");
+        self.store.read(|tx| tx.job_or_404(job).map(|_| ()))?;
+        let log = self.existing(job);
+        let guard = log.as_ref().map(lock);
+        let mut rows = self.store.read(|tx| tx.logs(job, after_seq, limit))?;
+        if let Some(buffer) = &guard {
+            let last = rows.last().map(|(s, _)| *s).unwrap_or(after_seq);
+            let room = limit - rows.len();
+            rows.extend(buffer.buffered_after(last).take(room).cloned());
+        }
+        drop(guard);
+        let more = rows.len() == limit;
+        Ok(LogPage { job, rows, more })
+    }
+
+    /// Subscribe to a job's live log. Returns the receiver and the first seq
+    /// it will carry: everything below comes from [`JobLogs::page`].
+    pub fn subscribe(&self, job: u64) -> (LiveLog, u64) {
+        match self.existing(job) {
+            Some(log) => {
+                let guard = lock(&log);
+                let rx = self.hub.subscribe_log(job);
+                (rx, guard.last_seq() + 1)
+            }
+            None => {
+                let rx = self.hub.subscribe_log(job);
+                (rx, self.stored_last_seq(job) + 1)
             }
         }
     }
