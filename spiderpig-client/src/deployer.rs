@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use spiderpig_policy::{ChangeNumber, InputLine, JobId, JobState, TotpCode, Username};
+use spiderpig_policy::{ChangeNumber, InputLine, JobId, JobState, PromptId, TotpCode, Username};
 use spiderpig_proto::v1 as pb;
 use spiderpig_proto::v1::deployer_client::DeployerClient as RawClient;
 use tonic::transport::Channel;
@@ -288,7 +288,7 @@ impl DeployerClient {
         s: &Session,
         ctx: &RequestContext,
         id: JobId,
-        prompt_id: u64,
+        prompt_id: PromptId,
         answer: &Answer,
     ) -> Result<pb::Job, Status> {
         use pb::respond_request::Answer as Wire;
@@ -300,7 +300,7 @@ impl DeployerClient {
             ctx: ctx.pb(),
             session: s.pb(),
             job_id: id.get(),
-            prompt_id,
+            prompt_id: prompt_id.get(),
             answer: Some(answer),
         };
         job(self.raw.respond(req).await?)

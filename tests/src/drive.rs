@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use spiderpig_client::{Answer, DeployerClient, RequestContext, Session};
-use spiderpig_policy::{ChangeNumber, JobId, TotpCode};
+use spiderpig_policy::{ChangeNumber, JobId, PromptId, TotpCode};
 use spiderpig_proto::v1 as pb;
 use tonic::Status;
 
@@ -103,6 +103,7 @@ impl Driver {
     pub async fn respond(&mut self, job: u64, prompt: u64, key: &str) -> Result<pb::Job, Status> {
         let (s, c) = (&self.session, &self.ctx);
         let answer = Answer::Choice(key.to_string());
+        let prompt = PromptId::new(prompt).expect("prompt ids the tests answer are not 0");
         self.client.respond(s, c, id(job), prompt, &answer).await
     }
 

@@ -108,7 +108,7 @@ impl Caller {
         answer: Answer,
     ) -> Result<pb::Job, WebError> {
         let (mut c, s) = (self.client.clone(), &self.session);
-        Ok(c.respond(s, &self.ctx, id, prompt.get(), &answer).await?)
+        Ok(c.respond(s, &self.ctx, id, prompt, &answer).await?)
     }
 }
 
