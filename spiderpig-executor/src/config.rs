@@ -55,6 +55,9 @@ pub struct StoreConfig {
     /// Job logs older than this are pruned (summaries and audit stay).
     #[serde(default = "default_retention_days")]
     pub log_retention_days: u32,
+    /// Audit records older than this are pruned.
+    #[serde(default = "default_audit_retention_days")]
+    pub audit_retention_days: u32,
 }
 
 /// `[scap]`
@@ -183,6 +186,9 @@ impl Default for Redaction {
 fn default_retention_days() -> u32 {
     90
 }
+fn default_audit_retention_days() -> u32 {
+    400
+}
 fn default_path_env() -> String {
     "/usr/local/bin:/usr/bin:/bin".into()
 }
@@ -290,6 +296,9 @@ impl Config {
         }
         if self.store.log_retention_days == 0 {
             return Err(bad("store.log_retention_days", "must be at least 1"));
+        }
+        if self.store.audit_retention_days < 30 {
+            return Err(bad("store.audit_retention_days", "must be at least 30"));
         }
         Ok(())
     }

@@ -158,11 +158,18 @@ async fn tick_loop(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
                     tracing::error!(error = %e, "deadline check failed");
                 }
             }
-            _ = prune.tick() => match engine.prune_logs() {
-                Ok((jobs, records)) if jobs > 0 => tracing::info!(jobs, records, "pruned old job logs"),
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "log pruning failed"),
-            },
+            _ = prune.tick() => {
+                match engine.prune_logs() {
+                    Ok((jobs, records)) if jobs > 0 => tracing::info!(jobs, records, "pruned old job logs"),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "log pruning failed"),
+                }
+                match engine.prune_audit() {
+                    Ok(0) => {}
+                    Ok(records) => tracing::info!(records, "pruned old audit records"),
+                    Err(e) => tracing::error!(error = %e, "audit pruning failed"),
+                }
+            }
             _ = wait_for(stop.clone()) => return,
         }
     }

@@ -1,11 +1,13 @@
-//! Retention: job logs older than the configured number of days are pruned.
-//! The job's summary and the audit trail stay. Trust: internal.
+//! Retention: job logs and audit records older than their configured number
+//! of days are pruned. A job's summary stays. Trust: internal.
 
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::store::{JobFilter, Reads};
 
 const DAY_MS: i64 = 86_400_000;
+/// Most audit records deleted in one transaction (the writer is shared).
+const AUDIT_BATCH: usize = 10_000;
 
 impl Engine {
     /// Delete the logs of jobs that ended before the retention window.
@@ -54,5 +56,30 @@ impl Engine {
             }
         }
         Ok((jobs, records))
+    }
+
+    /// Delete audit records older than `audit_retention_days`, in batches;
+    /// returns how many went. Each batch records itself.
+    pub fn prune_audit(&self) -> Result<u64> {
+        let days = self.config().store.audit_retention_days as i64;
+        let cutoff = self.now() - days * DAY_MS;
+        let mut total = 0;
+        loop {
+            let n = self.store().write(|tx| {
+                let n = tx.prune_audit(cutoff, AUDIT_BATCH)?;
+                if n > 0 {
+                    let target = format!("{n} audit records older than {days} days");
+                    self.audit(
+                        tx,
+                        crate::engine::Audit::ok("system", "retention.audit_prune", &target, "-"),
+                    )?;
+                }
+                Ok(n)
+            })?;
+            total += n;
+            if n < AUDIT_BATCH as u64 {
+                return Ok(total);
+            }
+        }
     }
 }

@@ -464,3 +464,88 @@ async fn a_watcher_with_a_full_buffer_still_ends_within_a_second_of_logout() -> 
     }
     Ok(())
 }
+
+/// A job's stored log length, as its owner sees it.
+async fn last_seq(c: &mut Driver, job: u64) -> anyhow::Result<u64> {
+    Ok(c.job(job).await?.last_seq)
+}
+
+/// F1: anonymous callbacks that match no login in flight cost the executor
+/// no durable write, and no writer blocks an async worker: 200 of them at
+/// once, for 10 s, beside a job whose scap writes 100 lines a second. The
+/// job's log keeps its pace and the audit trail grows by a bounded number
+/// of rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_bad_callbacks_neither_stalls_a_running_job_nor_grows_the_audit()
+-> anyhow::Result<()> {
+    const FLOOD: Duration = Duration::from_secs(10);
+    let opts = HarnessOptions {
+        fake_scap: serde_json::json!({"pace": "instant", "flood_lines": 3000, "flood_rate": 100}),
+        ..Default::default()
+    };
+    let h = Harness::start(opts).await?;
+    let d1 = h.login("deployer1", "deployer1-pass").await?;
+    let mut c = Driver::new(h.client(), &d1.token);
+    let job = c.submit(&[1006], &h.totp(&d1.secret, 1)).await?;
+    c.ready(job.id).await?;
+    c.answer_all(job.id, &[("Backport the changes?", "y")])
+        .await?;
+    spiderpig_tests::executor::eventually(Duration::from_secs(10), || {
+        let mut c = Driver::new(h.client(), &d1.token);
+        async move {
+            let seq = last_seq(&mut c, job.id).await.ok()?;
+            (seq > 10).then_some(())
+        }
+    })
+    .await?;
+    let audit_before = h.engine().audit_trail(0, 10_000)?.len();
+
+    let stop = tokio::time::Instant::now() + FLOOD;
+    let mut attackers = Vec::new();
+    for _ in 0..200 {
+        let mut client = h.client();
+        attackers.push(tokio::spawn(async move {
+            let ctx = spiderpig_client::RequestContext {
+                client_addr: "203.0.113.9".into(),
+                ..Default::default()
+            };
+            let mut sent = 0u64;
+            while tokio::time::Instant::now() < stop {
+                let refused = client.complete_login(&ctx, "", "a", "b").await;
+                assert!(
+                    refused.is_err(),
+                    "a callback with no login in flight was refused"
+                );
+                sent += 1;
+            }
+            sent
+        }));
+    }
+    // While they run, the log advances at scap's pace: at least 50 records
+    // in every second-long window (scap writes 100).
+    let mut seen = last_seq(&mut c, job.id).await?;
+    let mut windows = 0;
+    while tokio::time::Instant::now() + Duration::from_secs(1) < stop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = last_seq(&mut c, job.id).await?;
+        assert!(
+            now >= seen + 50,
+            "the job's log advanced by {} records in a second of the flood",
+            now - seen
+        );
+        seen = now;
+        windows += 1;
+    }
+    let mut sent = 0;
+    for a in attackers {
+        sent += a.await?;
+    }
+    assert!(windows >= 8, "the log was sampled {windows} times");
+    assert!(sent >= 2000, "the flood sent only {sent} callbacks");
+    let grown = h.engine().audit_trail(0, 10_000)?.len() - audit_before;
+    assert!(
+        grown <= 3,
+        "{sent} refused callbacks added {grown} audit rows (one summary a minute at most)"
+    );
+    Ok(())
+}

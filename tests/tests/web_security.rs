@@ -98,6 +98,14 @@ async fn a_callback_from_another_browsers_login_gives_no_session() -> anyhow::Re
         .await?
         .into_inner();
     assert!(sessions.sessions.is_empty(), "{sessions:?}");
+    // Without the login cookie the web does not ask the executor at all (F1):
+    // had it asked, the next tick would audit one unmatched callback.
+    web.exec.engine().tick()?;
+    let audit = web.exec.engine().audit_trail(0, 10_000)?;
+    assert!(
+        audit.iter().all(|(_, r)| r.action != "login.state_invalid"),
+        "the executor was asked about a callback with no binding: {audit:?}"
+    );
     Ok(())
 }
 

@@ -49,6 +49,7 @@ fn the_minimal_file_parses_with_the_documented_defaults() {
     let c = Config::parse(MINIMAL).expect("minimal config");
     assert_eq!(c.sockets.executor_socket_group, None);
     assert_eq!(c.store.log_retention_days, 90);
+    assert_eq!(c.store.audit_retention_days, 400);
     assert_eq!(c.scap.path_env, "/usr/local/bin:/usr/bin:/bin");
     assert_eq!(c.scap.lang, "C.UTF-8");
     assert_eq!(c.scap.ssh_auth_sock, None);
@@ -199,6 +200,7 @@ fn each_bad_value_is_refused_naming_its_key() {
         ("tiny watch buffer", plus("[limits]\nwatch_buffer = 15"), "limits"),
         ("zero pending logins", plus("[limits]\npending_logins = 0"), "limits"),
         ("zero retention", with(STATE, &format!("{STATE}\nlog_retention_days = 0")), "store.log_retention_days"),
+        ("audit retention under a month", with(STATE, &format!("{STATE}\naudit_retention_days = 29")), "store.audit_retention_days"),
         ("unbalanced regex", plus("[redaction]\npatterns = [\"(\"]"), "redaction.patterns"),
         ("empty regex", plus("[redaction]\npatterns = [\"/srv/patches/\", \"\"]"), "redaction.patterns"),
         ("no patterns", plus("[redaction]\npatterns = []"), "redaction.patterns"),

@@ -45,7 +45,11 @@ impl Engine {
         let pending = match self.sessions.take(binding, state, now) {
             Ok(p) => p,
             Err(e) => {
-                self.audit_refusal("-", "login.state_invalid", &e, ctx)?;
+                // Anyone on the internet can send these: counted, and
+                // audited as one summary a minute (`tick`), never one write
+                // each.
+                self.sessions.count_unmatched();
+                tracing::debug!(client = %ctx.client_addr, "login callback matched no login in flight");
                 return Err(e);
             }
         };

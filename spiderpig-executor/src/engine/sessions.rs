@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 use spiderpig_policy::Role;
@@ -29,7 +30,14 @@ pub(crate) struct Sessions {
     roles: BTreeMap<String, Role>,
     idle_ms: i64,
     absolute_ms: i64,
+    /// Callbacks that matched no login in flight since the last summary.
+    unmatched: AtomicU64,
+    /// When the last summary of them was written.
+    unmatched_summary_ms: AtomicI64,
 }
+
+/// At most one audit summary of unmatched callbacks per this period.
+pub(crate) const UNMATCHED_SUMMARY_MS: i64 = 60_000;
 
 impl Sessions {
     /// `oidc` is `None` only in tests that do not sign in through an IDP.
@@ -44,7 +52,27 @@ impl Sessions {
             roles: config.role_table(),
             idle_ms: config.timeouts.session_idle_secs as i64 * 1000,
             absolute_ms: config.timeouts.session_absolute_secs as i64 * 1000,
+            unmatched: AtomicU64::new(0),
+            unmatched_summary_ms: AtomicI64::new(i64::MIN),
         }
+    }
+
+    /// One more callback matched no login in flight.
+    pub fn count_unmatched(&self) {
+        self.unmatched.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// If a summary is due (some were counted and the last summary is a
+    /// period old), take the count to write it; `None` otherwise.
+    pub fn unmatched_due(&self, now: i64) -> Option<u64> {
+        let last = self.unmatched_summary_ms.load(Ordering::Relaxed);
+        if self.unmatched.load(Ordering::Relaxed) == 0
+            || now.saturating_sub(last) < UNMATCHED_SUMMARY_MS
+        {
+            return None;
+        }
+        self.unmatched_summary_ms.store(now, Ordering::Relaxed);
+        Some(self.unmatched.swap(0, Ordering::Relaxed))
     }
 
     pub fn oidc(&self) -> Result<&OidcClient> {

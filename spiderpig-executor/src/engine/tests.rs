@@ -222,3 +222,23 @@ fn block_on<F: std::future::Future>(fut: F) -> F::Output {
         .expect("runtime")
         .block_on(fut)
 }
+
+#[test]
+fn audit_records_past_their_retention_are_pruned_and_the_pruning_is_recorded() {
+    let f = fixture();
+    let ann = f.person("ann", Role::Deployer);
+    f.submit(&ann, 1001).expect("submit");
+    let before = f.engine.audit_trail(0, 1000).expect("audit");
+    assert!(!before.is_empty());
+    // Within the retention nothing goes.
+    f.clock.advance_secs(399 * 86_400);
+    assert_eq!(f.engine.prune_audit().expect("prune"), 0);
+    assert_eq!(f.engine.audit_trail(0, 1000).expect("audit"), before);
+    f.clock.advance_secs(2 * 86_400);
+    let pruned = f.engine.prune_audit().expect("prune");
+    assert_eq!(pruned, before.len() as u64);
+    let after = f.engine.audit_trail(0, 1000).expect("audit");
+    let actions: Vec<&str> = after.iter().map(|(_, r)| r.action.as_str()).collect();
+    assert_eq!(actions, ["retention.audit_prune"]);
+    assert!(after[0].1.target.starts_with(&format!("{pruned} audit records")));
+}

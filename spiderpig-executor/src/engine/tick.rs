@@ -19,7 +19,24 @@ impl Engine {
         self.end_timed_freeze()?;
         self.enforce_run_timeouts()?;
         self.expire_sessions()?;
+        self.summarise_unmatched_logins()?;
         Ok(())
+    }
+
+    /// One audit record for the login callbacks that matched no login in
+    /// flight since the last one (at most one a minute).
+    fn summarise_unmatched_logins(&self) -> Result<()> {
+        let Some(n) = self.sessions.unmatched_due(self.now()) else {
+            return Ok(());
+        };
+        tracing::warn!(count = n, "login callbacks matched no login in flight");
+        let reason = format!("{n} callbacks matched no login in flight");
+        self.store.write(|tx| {
+            self.audit(
+                tx,
+                Audit::refused("-", "login.state_invalid", "login", &reason, "-"),
+            )
+        })
     }
 
     fn expire_ready(&self) -> Result<()> {

@@ -73,7 +73,26 @@ impl Store {
     /// Run `f` in one durable write transaction. If `f` fails nothing is
     /// written. The commit uses two-phase commit and Immediate durability: when
     /// this returns `Ok`, the change is on disk.
+    ///
+    /// redb has one writer: `begin_write` waits for the one before, and the
+    /// commit waits for the disk. Called on a worker of tokio's multi-thread
+    /// runtime, that wait would take the worker from every other task (a
+    /// running deployment's output, ticks, watch streams), so the worker
+    /// hands its tasks to another thread first ([`tokio::task::block_in_place`])
+    /// and no writer ever blocks an async worker. Elsewhere (the blocking
+    /// pool, plain threads, a current-thread runtime in unit tests) it runs
+    /// directly.
     pub fn write<T>(&self, f: impl FnOnce(&mut WriteTx) -> Result<T>) -> Result<T> {
+        let on_worker = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if on_worker {
+            tokio::task::block_in_place(|| self.write_now(f))
+        } else {
+            self.write_now(f)
+        }
+    }
+
+    fn write_now<T>(&self, f: impl FnOnce(&mut WriteTx) -> Result<T>) -> Result<T> {
         let mut txn = self.db.begin_write()?;
         txn.set_two_phase_commit(true);
         txn.set_durability(redb::Durability::Immediate)

@@ -105,6 +105,39 @@ fn audit_sequence_numbers_increase_without_gaps() {
 }
 
 #[test]
+fn audit_since_bisects_and_pruning_removes_only_the_old() {
+    let (_dir, store) = temp_store();
+    // Times 0, 10, …, 990; one written with an earlier time (a clock
+    // stepped back) takes the last time again, so the order holds.
+    store
+        .write(|tx| {
+            for n in 0..100 {
+                tx.audit_append(&audit_row(n * 10))?;
+            }
+            tx.audit_append(&audit_row(5))
+        })
+        .unwrap();
+    let all = store.read(|tx| tx.audit(0, 1000)).unwrap();
+    assert_eq!(all.len(), 101);
+    assert_eq!(all[100].1.at_ms, 990, "a time never goes back");
+    assert!(all.windows(2).all(|w| w[0].1.at_ms <= w[1].1.at_ms));
+    for (since, first_seq, count) in [(0, 1, 101), (1, 2, 100), (500, 51, 51), (990, 100, 2)] {
+        let rows = store.read(|tx| tx.audit(since, 1000)).unwrap();
+        assert_eq!((rows[0].0, rows.len()), (first_seq, count), "since {since}");
+    }
+    assert!(store.read(|tx| tx.audit(991, 1000)).unwrap().is_empty());
+    // Pruning: at most `max` of the oldest, never one at or after the cut.
+    assert_eq!(store.write(|tx| tx.prune_audit(500, 20)).unwrap(), 20);
+    assert_eq!(store.write(|tx| tx.prune_audit(500, 1000)).unwrap(), 30);
+    assert_eq!(store.write(|tx| tx.prune_audit(500, 1000)).unwrap(), 0);
+    let left = store.read(|tx| tx.audit(0, 1000)).unwrap();
+    assert_eq!((left[0].0, left[0].1.at_ms, left.len()), (51, 500, 51));
+    // Sequence numbers go on from the last, not the first.
+    let seq = store.write(|tx| tx.audit_append(&audit_row(2000))).unwrap();
+    assert_eq!(seq, 102);
+}
+
+#[test]
 fn log_ranges_are_per_job_and_ordered() {
     let (_dir, store) = temp_store();
     store

@@ -90,17 +90,41 @@ mod q {
         limit: usize,
     ) -> Result<Vec<(u64, AuditRow)>> {
         let mut out = Vec::new();
-        for entry in t.iter()? {
+        for entry in t.range(audit_start(t, since_ms)?..)? {
             let (k, v) = entry?;
-            let row: AuditRow = decode(v.value())?;
-            if row.at_ms >= since_ms {
-                out.push((k.value(), row));
-                if out.len() >= limit {
-                    break;
-                }
+            out.push((k.value(), decode(v.value())?));
+            if out.len() >= limit {
+                break;
             }
         }
         Ok(out)
+    }
+
+    /// The first audit seq at or after `since_ms` (one past the last when
+    /// none is). Seqs are contiguous (pruning removes a prefix) and times
+    /// never decrease (`audit_append`), so this bisects: O(log n) reads, not
+    /// a scan from the first row.
+    pub fn audit_start(
+        t: &impl ReadableTable<u64, &'static [u8]>,
+        since_ms: Millis,
+    ) -> Result<u64> {
+        let (Some(first), Some(last)) = (t.first()?, t.last()?) else {
+            return Ok(1);
+        };
+        let (mut lo, mut hi) = (first.0.value(), last.0.value() + 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let at = match t.get(mid)? {
+                Some(v) => decode::<AuditRow>(v.value())?.at_ms,
+                None => Millis::MAX,
+            };
+            if at < since_ms {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        Ok(lo)
     }
 
     pub fn sessions(
@@ -369,15 +393,35 @@ impl WriteTx {
         Ok(n)
     }
 
-    /// Append an audit record.
+    /// Append an audit record. Its time is never before the last record's
+    /// (a wall clock stepped back records the last time again), so the
+    /// table is in time order and `--since` finds its start by bisection.
     pub fn audit_append(&mut self, row: &AuditRow) -> Result<u64> {
         let mut table = self.txn.open_table(AUDIT)?;
-        let seq = match table.last()? {
-            Some((k, _)) => k.value() + 1,
-            None => 1,
+        let (seq, floor) = match table.last()? {
+            Some((k, v)) => (k.value() + 1, decode::<AuditRow>(v.value())?.at_ms),
+            None => (1, Millis::MIN),
         };
-        let bytes = encode(row)?;
+        let mut row = row.clone();
+        row.at_ms = row.at_ms.max(floor);
+        let bytes = encode(&row)?;
         table.insert(seq, bytes.as_slice())?;
         Ok(seq)
+    }
+
+    /// Delete audit records older than `before_ms`, at most `max` of them
+    /// (the oldest first); returns how many went.
+    pub fn prune_audit(&mut self, before_ms: Millis, max: usize) -> Result<u64> {
+        let mut table = self.txn.open_table(AUDIT)?;
+        let Some(first) = table.first()?.map(|(k, _)| k.value()) else {
+            return Ok(0);
+        };
+        let end = q::audit_start(&table, before_ms)?.min(first.saturating_add(max as u64));
+        let mut n = 0;
+        table.retain_in(first..end, |_, _| {
+            n += 1;
+            false
+        })?;
+        Ok(n)
     }
 }

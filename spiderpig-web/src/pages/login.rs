@@ -107,7 +107,17 @@ pub async fn callback(
             message(&frame, "Sign-in failed", text),
         );
     }
-    let binding = cookies::get(&headers, cookies::LOGIN).unwrap_or_default();
+    // Only the browser that started the login holds its binding; without
+    // it nothing can match, so the executor is not asked (anyone on the
+    // internet can send this request).
+    let Some(binding) = cookies::get(&headers, cookies::LOGIN).filter(|b| !b.is_empty()) else {
+        let text = "This browser did not start a sign-in, or it took too long. Start again.";
+        return respond(
+            StatusCode::BAD_REQUEST,
+            set,
+            message(&frame, "Sign-in failed", text),
+        );
+    };
     let result = state
         .executor
         .client()
