@@ -13,3 +13,6 @@ pub const MAX_REASON_CHARS: usize = 500;
 pub const TOTP_DIGITS: usize = 6;
 /// Most characters of hostile input that an error message repeats.
 pub const MAX_ECHO_CHARS: usize = 60;
+/// Most bytes of a login binding, the sealed login the executor hands out at
+/// `BeginLogin` and the web keeps in the login cookie (one is about 270).
+pub const MAX_LOGIN_BINDING_BYTES: usize = 512;

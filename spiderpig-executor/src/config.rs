@@ -151,7 +151,11 @@ pub struct Limits {
     pub grpc_message_bytes: usize,
     pub max_connections: usize,
     pub watch_buffer: usize,
-    pub pending_logins: usize,
+    /// Spent logins remembered so that a replayed callback is refused
+    /// (logins in flight live sealed in the browser's cookie and take no
+    /// room). `pending_logins`, its name before, is still read.
+    #[serde(alias = "pending_logins")]
+    pub spent_logins: usize,
 }
 
 impl Default for Limits {
@@ -161,7 +165,7 @@ impl Default for Limits {
             grpc_message_bytes: 1024 * 1024,
             max_connections: 256,
             watch_buffer: 1024,
-            pending_logins: 10_000,
+            spent_logins: 10_000,
         }
     }
 }
@@ -288,10 +292,10 @@ impl Config {
                 "must be between 64 KiB and 16 MiB",
             ));
         }
-        if l.max_connections == 0 || l.watch_buffer < 16 || l.pending_logins == 0 {
+        if l.max_connections == 0 || l.watch_buffer < 16 || l.spent_logins == 0 {
             return Err(bad(
                 "limits",
-                "max_connections and pending_logins must be > 0, watch_buffer ≥ 16",
+                "max_connections and spent_logins must be > 0, watch_buffer ≥ 16",
             ));
         }
         if self.store.log_retention_days == 0 {

@@ -15,7 +15,8 @@ pub const LOGIN: &str = "__Host-spiderpig-login";
 pub const CSRF: &str = "__Host-spiderpig-csrf";
 
 /// Longest cookie value we look at.
-const MAX_VALUE: usize = 128;
+/// The longest value is the login binding (a sealed login).
+const MAX_VALUE: usize = spiderpig_policy::limits::MAX_LOGIN_BINDING_BYTES;
 
 /// The value of a cookie, if present and sane.
 pub fn get(headers: &HeaderMap, name: &str) -> Option<String> {

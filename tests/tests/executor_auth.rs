@@ -72,7 +72,7 @@ async fn callback_with_missing_wrong_or_foreign_state_or_binding_is_refused() {
             cb.binding.clone(),
             format!("{}é", cb.state),
         ),
-        ("oversized binding", "b".repeat(65), cb.state.clone()),
+        ("oversized binding", "b".repeat(513), cb.state.clone()),
     ] {
         let refused = complete(&mut c, &binding, &state, &cb.code)
             .await
@@ -107,6 +107,32 @@ async fn callback_with_missing_wrong_or_foreign_state_or_binding_is_refused() {
         unmatched_callbacks(&written),
         cases.len() as u64,
         "the summaries count every refused callback, none of the malformed requests"
+    );
+}
+
+/// F2: logins begun and abandoned by anyone take no room in the executor
+/// (they are sealed into the browser's cookie): after thousands, more than
+/// the configured memory of spent logins, a real user still signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_logins_never_stop_a_real_user_signing_in() {
+    let h = harness().await;
+    let mut c = h.deployer();
+    let spent = h.config.limits.spent_logins;
+    for _ in 0..spent.max(2000) {
+        let begun = c
+            .begin_login(pb::BeginLoginRequest { ctx: ctx() })
+            .await
+            .expect("BeginLogin is never refused for being busy")
+            .into_inner();
+        assert!(begun.login_binding.len() <= spiderpig_policy::limits::MAX_LOGIN_BINDING_BYTES);
+    }
+    let d1 = h
+        .login("deployer1", "deployer1-pass")
+        .await
+        .expect("a real sign-in");
+    assert_eq!(
+        who_am_i(&mut c, &d1.token).await.unwrap().username,
+        "deployer1"
     );
 }
 

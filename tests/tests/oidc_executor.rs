@@ -7,9 +7,8 @@ mod hostile;
 
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
 use spiderpig_executor::ExecutorError;
-use spiderpig_executor::auth::{ClientSecret, Identity, OidcClient, PendingLogin, PendingLogins};
+use spiderpig_executor::auth::{ClientSecret, Identity, OidcClient, PendingLogin, SealedLogins};
 use spiderpig_executor::clock::{Clock, SystemClock};
 use spiderpig_executor::config::OidcConfig;
 use spiderpig_tests::idp::{IdpOptions, TestIdp, login_via_forms};
@@ -52,10 +51,6 @@ fn query(url: &url::Url, key: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.into_owned())
-}
-
-fn binding(n: u8) -> [u8; 32] {
-    Sha256::digest([n]).into()
 }
 
 /// A copy of a pending login with another verifier (or nonce), for the
@@ -130,10 +125,13 @@ async fn outsider_gets_an_identity_without_groups() {
 async fn callback_state_must_match_and_is_usable_once() {
     let idp = TestIdp::start(&[REDIRECT]).await.unwrap();
     let client = client_for_idp(&idp).await;
-    let logins = PendingLogins::new(16, 600_000);
+    let logins = SealedLogins::new(16, 600_000).unwrap();
     let (url, pending) = client.begin(now_ms());
     let state = pending.state.clone();
-    logins.insert(binding(1), pending, now_ms()).unwrap();
+    let binding = logins.seal(&pending, now_ms()).unwrap();
+    // Another browser's login, begun at the same time.
+    let (_, theirs) = client.begin(now_ms());
+    let their_binding = logins.seal(&theirs, now_ms()).unwrap();
     let back = login_via_forms(&url, "deployer1", "deployer1-pass", REDIRECT)
         .await
         .unwrap();
@@ -142,23 +140,22 @@ async fn callback_state_must_match_and_is_usable_once() {
 
     // Missing, wrong, or presented from another browser (binding): nothing.
     for (b, s) in [
-        (binding(1), ""),
-        (binding(1), "wrong"),
-        (binding(2), state.as_str()),
+        (&binding, ""),
+        (&binding, "wrong"),
+        (&their_binding, state.as_str()),
     ] {
-        let refused = logins.take(&b, s, now_ms());
+        let refused = logins.take(b, s, now_ms());
         assert!(
             matches!(refused, Err(ExecutorError::LoginStateInvalid)),
             "{s:?}"
         );
     }
-    let pending = logins.take(&binding(1), &state, now_ms()).unwrap();
+    let pending = logins.take(&binding, &state, now_ms()).unwrap();
     let identity = client.complete(pending, &code, now_ms()).await.unwrap();
     assert_eq!(identity.username.as_str(), "deployer1");
     // Already used.
-    let again = logins.take(&binding(1), &state, now_ms());
+    let again = logins.take(&binding, &state, now_ms());
     assert!(matches!(again, Err(ExecutorError::LoginStateInvalid)));
-    assert!(logins.is_empty());
 }
 
 #[tokio::test]

@@ -109,6 +109,23 @@ async fn a_callback_from_another_browsers_login_gives_no_session() -> anyhow::Re
     Ok(())
 }
 
+/// F2: a thousand sign-ins begun and abandoned through the web (cookies
+/// thrown away, redirects not followed) leave nothing to crowd out a real
+/// one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_sign_ins_through_the_web_do_not_stop_a_real_one() -> anyhow::Result<()> {
+    let web = WebHarness::start(WebOptions::default()).await?;
+    for _ in 0..1000 {
+        let res = web.browser().get("/login/start").await?;
+        assert_eq!(res.status(), 303, "a sign-in could not even start");
+    }
+    let mut b = web.browser();
+    b.login("deployer1", "deployer1-pass").await?;
+    let (status, me) = b.json("/api/me").await?;
+    assert_eq!((status, me["username"].as_str()), (200, Some("deployer1")));
+    Ok(())
+}
+
 /// Nothing was queued and scap was never started.
 async fn assert_nothing_happened(web: &WebHarness, b: &Browser) -> anyhow::Result<()> {
     let queue = web

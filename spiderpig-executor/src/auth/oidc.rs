@@ -42,7 +42,7 @@ const MAX_CODE_BYTES: usize = 2048;
 /// At most one JWKS re-fetch (for an unknown `kid`) per this period.
 const JWKS_REFRESH_INTERVAL_MS: i64 = 60_000;
 
-/// What [`OidcClient::begin`] generated for one login; kept by [`super::PendingLogins`].
+/// What [`OidcClient::begin`] generated for one login; sealed by [`super::SealedLogins`].
 pub struct PendingLogin {
     pub state: String,
     pub nonce: String,

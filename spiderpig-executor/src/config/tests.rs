@@ -81,7 +81,7 @@ fn the_minimal_file_parses_with_the_documented_defaults() {
         ),
         (3, 1024 * 1024, 256)
     );
-    assert_eq!((l.watch_buffer, l.pending_logins), (1024, 10_000));
+    assert_eq!((l.watch_buffer, l.spent_logins), (1024, 10_000));
     assert_eq!(c.redaction.patterns, [r"/srv/patches/"]);
     assert_eq!(
         c.database_path(),
@@ -198,7 +198,8 @@ fn each_bad_value_is_refused_naming_its_key() {
         ("grpc message too large", plus("[limits]\ngrpc_message_bytes = 16777217"), "limits.grpc_message_bytes"),
         ("zero connections", plus("[limits]\nmax_connections = 0"), "limits"),
         ("tiny watch buffer", plus("[limits]\nwatch_buffer = 15"), "limits"),
-        ("zero pending logins", plus("[limits]\npending_logins = 0"), "limits"),
+        ("zero spent logins", plus("[limits]\nspent_logins = 0"), "limits"),
+        ("zero spent logins, old name", plus("[limits]\npending_logins = 0"), "limits"),
         ("zero retention", with(STATE, &format!("{STATE}\nlog_retention_days = 0")), "store.log_retention_days"),
         ("audit retention under a month", with(STATE, &format!("{STATE}\naudit_retention_days = 29")), "store.audit_retention_days"),
         ("unbalanced regex", plus("[redaction]\npatterns = [\"(\"]"), "redaction.patterns"),

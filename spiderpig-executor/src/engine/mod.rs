@@ -137,7 +137,7 @@ impl Engine {
         let hub = Arc::new(Hub::new(config.limits.watch_buffer));
         let started_ms = clock.now_ms();
         Ok(Arc::new(Engine {
-            sessions: Sessions::new(&config, oidc),
+            sessions: Sessions::new(&config, oidc)?,
             queue: Queue::new(
                 config.timeouts.ready_secs,
                 config.limits.queued_jobs_per_user,

@@ -2,8 +2,9 @@
 //! states and tokens come from the web (untrusted); only hashes are looked
 //! up, and nothing here decides a role but the configured group table.
 //!
-//! State: the logins in flight ([`PendingLogins`], in memory, under its own
-//! mutex, never held across another lock) and the store's session table
+//! State: the logins in flight are sealed into the browsers' login cookies
+//! ([`SealedLogins`]; only the spent ones are remembered, under its own
+//! mutex, never held across another lock), and the store's session table
 //! (changed only inside the façade's write transactions, so redb's writer is
 //! its lock).
 
@@ -11,13 +12,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use sha2::{Digest, Sha256};
 use spiderpig_policy::Role;
 
 use super::login::LoginStart;
 use crate::auth::oidc::{OidcClient, PendingLogin};
-use crate::auth::pending::PendingLogins;
-use crate::auth::token::{SessionToken, public_session_id, random_urlsafe};
+use crate::auth::sealed::SealedLogins;
+use crate::auth::token::{SessionToken, public_session_id};
 use crate::config::Config;
 use crate::error::{ExecutorError, Result};
 use crate::store::{SessionRecord, WriteTx};
@@ -25,7 +25,7 @@ use crate::store::{SessionRecord, WriteTx};
 /// The sign-in rules and the logins in flight.
 pub(crate) struct Sessions {
     oidc: Option<Arc<OidcClient>>,
-    pending: PendingLogins,
+    logins: SealedLogins,
     /// IDP group → role (deny by default).
     roles: BTreeMap<String, Role>,
     idle_ms: i64,
@@ -41,20 +41,20 @@ pub(crate) const UNMATCHED_SUMMARY_MS: i64 = 60_000;
 
 impl Sessions {
     /// `oidc` is `None` only in tests that do not sign in through an IDP.
-    pub fn new(config: &Config, oidc: Option<Arc<OidcClient>>) -> Self {
-        let pending = PendingLogins::new(
-            config.limits.pending_logins,
+    pub fn new(config: &Config, oidc: Option<Arc<OidcClient>>) -> Result<Self> {
+        let logins = SealedLogins::new(
+            config.limits.spent_logins,
             config.timeouts.login_secs as i64 * 1000,
-        );
-        Sessions {
+        )?;
+        Ok(Sessions {
             oidc,
-            pending,
+            logins,
             roles: config.role_table(),
             idle_ms: config.timeouts.session_idle_secs as i64 * 1000,
             absolute_ms: config.timeouts.session_absolute_secs as i64 * 1000,
             unmatched: AtomicU64::new(0),
             unmatched_summary_ms: AtomicI64::new(i64::MIN),
-        }
+        })
     }
 
     /// One more callback matched no login in flight.
@@ -81,12 +81,11 @@ impl Sessions {
             .ok_or_else(|| ExecutorError::Internal("no OIDC client configured".into()))
     }
 
-    /// Start a login: state, nonce and PKCE verifier stay here, keyed by the
-    /// hash of a fresh binding that only the starting browser gets.
+    /// Start a login: state, nonce and PKCE verifier are sealed into the
+    /// binding that only the starting browser gets.
     pub fn begin(&self, now: i64) -> Result<LoginStart> {
         let (authorize_url, pending) = self.oidc()?.begin(now);
-        let binding = random_urlsafe(32);
-        self.pending.insert(binding_hash(&binding), pending, now)?;
+        let binding = self.logins.seal(&pending, now)?;
         Ok(LoginStart {
             authorize_url,
             binding,
@@ -95,7 +94,7 @@ impl Sessions {
 
     /// Hand out the login begun with `binding`, if `state` is its own.
     pub fn take(&self, binding: &str, state: &str, now: i64) -> Result<PendingLogin> {
-        self.pending.take(&binding_hash(binding), state, now)
+        self.logins.take(binding, state, now)
     }
 
     /// Map IDP groups to a role (deny by default; admin wins).
@@ -140,8 +139,4 @@ impl Sessions {
         tx.put_session(&token.hash(), &record)?;
         Ok((token, record))
     }
-}
-
-fn binding_hash(binding: &str) -> [u8; 32] {
-    Sha256::digest(binding.as_bytes()).into()
 }

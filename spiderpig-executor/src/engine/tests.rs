@@ -240,5 +240,10 @@ fn audit_records_past_their_retention_are_pruned_and_the_pruning_is_recorded() {
     let after = f.engine.audit_trail(0, 1000).expect("audit");
     let actions: Vec<&str> = after.iter().map(|(_, r)| r.action.as_str()).collect();
     assert_eq!(actions, ["retention.audit_prune"]);
-    assert!(after[0].1.target.starts_with(&format!("{pruned} audit records")));
+    assert!(
+        after[0]
+            .1
+            .target
+            .starts_with(&format!("{pruned} audit records"))
+    );
 }

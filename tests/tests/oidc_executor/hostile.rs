@@ -83,10 +83,10 @@ impl HostileIdp {
     /// One login through the executor's API with the ID token shaped by `mode`:
     /// begin, remember, authorize, take the state back, exchange.
     async fn login(&self, client: &OidcClient, mode: &str) -> Result<Identity, ExecutorError> {
-        let logins = PendingLogins::new(4, 600_000);
+        let logins = SealedLogins::new(4, 600_000).unwrap();
         let (url, pending) = client.begin(now_ms());
         let state = pending.state.clone();
-        logins.insert(binding(7), pending, now_ms()).unwrap();
+        let binding = logins.seal(&pending, now_ms()).unwrap();
         let no_redirects = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -100,10 +100,10 @@ impl HostileIdp {
         let back = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
         assert_eq!(query(&back, "state").as_deref(), Some(state.as_str()));
         let code = query(&back, "code").unwrap();
-        let pending = logins.take(&binding(7), &state, now_ms()).unwrap();
+        let pending = logins.take(&binding, &state, now_ms()).unwrap();
         let result = client.complete(pending, &code, now_ms()).await;
         // Whatever the outcome, the state is spent.
-        let retry = logins.take(&binding(7), &state, now_ms());
+        let retry = logins.take(&binding, &state, now_ms());
         assert!(
             matches!(retry, Err(ExecutorError::LoginStateInvalid)),
             "mode {mode}"

@@ -42,7 +42,11 @@ impl Verb for CompleteLogin {
     type Typed = Callback;
     type Reply = pb::CompleteLoginResponse;
     fn parse(r: Self::Request) -> Result<Callback, ExecutorError> {
-        crate::rpc::field("login_binding", &r.login_binding, 64)?;
+        crate::rpc::field(
+            "login_binding",
+            &r.login_binding,
+            crate::auth::sealed::MAX_BINDING_BYTES,
+        )?;
         code_field(&r.code)?;
         state_field(&r.state)?;
         Ok(Callback {
