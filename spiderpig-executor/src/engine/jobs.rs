@@ -72,6 +72,9 @@ impl Engine {
         ctx: &Ctx,
     ) -> Result<JobView> {
         let (id, promoted) = self.store.write_outcome(|tx| {
+            if let Err(e) = self.still_signed_in(tx, caller) {
+                return Ok(Err(e));
+            }
             if let Err(e) = self.check_totp(tx, &caller.username, totp, ctx)? {
                 return Ok(Err(e));
             }
@@ -125,6 +128,7 @@ impl Engine {
     ) -> Result<()> {
         let job_id = id.get();
         let job = self.store.write(|tx| {
+            self.still_signed_in(tx, caller)?;
             let mut job = tx.job_or_404(job_id)?;
             let freeze = tx.freeze()?;
             if freeze.in_force(self.now()) {
@@ -156,6 +160,7 @@ impl Engine {
     ) -> Result<()> {
         let (job_id, prompt_id) = (job_id.get(), prompt_id.get());
         let (validated, label) = self.store.write(|tx| {
+            self.still_signed_in(tx, caller)?;
             let mut job = tx.job_or_404(job_id)?;
             let actor = actor_for(caller, &job);
             if actor == Actor::OtherUser {

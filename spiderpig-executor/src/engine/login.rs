@@ -247,6 +247,9 @@ impl Engine {
             ));
         }
         let (token, expires) = self.store.write_outcome(|tx| {
+            if let Err(e) = self.still_signed_in(tx, caller) {
+                return Ok(Err(e));
+            }
             if let Err(e) = self.check_totp(tx, &caller.username, code, ctx)? {
                 return Ok(Err(e));
             }

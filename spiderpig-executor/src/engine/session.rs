@@ -83,6 +83,21 @@ impl Engine {
         })
     }
 
+    /// Inside a write transaction: the caller's session still exists and its
+    /// user is not banned. `authenticate` ran in an earlier read; a logout or
+    /// ban may have committed since, and a verb must not act on a session
+    /// that no longer holds (nor mint a new one from it).
+    pub(crate) fn still_signed_in(&self, tx: &impl Reads, caller: &Caller) -> Result<()> {
+        let session = tx.session(&caller.session_hash)?;
+        let banned = tx
+            .user(&caller.username)?
+            .is_none_or(|u| u.banned.is_some());
+        match session {
+            Some(s) if !banned && self.now() < self.sessions.expiry(&s) => Ok(()),
+            _ => Err(ExecutorError::Unauthenticated),
+        }
+    }
+
     /// Is this session still valid right now? (Watch streams poll this.)
     pub fn session_alive(&self, hash: &[u8; 32]) -> bool {
         let now = self.now();

@@ -30,6 +30,10 @@ pub(crate) struct Sessions {
     roles: BTreeMap<String, Role>,
     idle_ms: i64,
     absolute_ms: i64,
+    /// The whole life of a session that has not passed TOTP yet: a login's
+    /// time (`login_secs`), not a working day's, so an abandoned half-login
+    /// neither keeps showing its TOTP secret nor keeps its guesses.
+    pre_totp_ms: i64,
     /// Callbacks that matched no login in flight since the last summary.
     unmatched: AtomicU64,
     /// When the last summary of them was written.
@@ -52,6 +56,7 @@ impl Sessions {
             roles: config.role_table(),
             idle_ms: config.timeouts.session_idle_secs as i64 * 1000,
             absolute_ms: config.timeouts.session_absolute_secs as i64 * 1000,
+            pre_totp_ms: config.timeouts.login_secs as i64 * 1000,
             unmatched: AtomicU64::new(0),
             unmatched_summary_ms: AtomicI64::new(i64::MIN),
         })
@@ -133,7 +138,12 @@ impl Sessions {
             totp_passed,
             created_ms: now,
             last_seen_ms: now,
-            absolute_expiry_ms: now + self.absolute_ms,
+            absolute_expiry_ms: now
+                + if totp_passed {
+                    self.absolute_ms
+                } else {
+                    self.pre_totp_ms.min(self.absolute_ms)
+                },
             client_addr: client_addr.to_string(),
         };
         tx.put_session(&token.hash(), &record)?;

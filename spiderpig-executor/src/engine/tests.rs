@@ -247,3 +247,101 @@ fn audit_records_past_their_retention_are_pruned_and_the_pruning_is_recorded() {
             .starts_with(&format!("{pruned} audit records"))
     );
 }
+
+/// A session for `name` that has passed the IDP but not TOTP yet.
+fn pre_totp(f: &Fixture, name: &str) -> (Caller, TotpSecret) {
+    let (full, secret) = f
+        .engine
+        .sign_in_for_test(name, Role::Deployer)
+        .expect("user");
+    let now = f.engine.now();
+    let token = f
+        .engine
+        .store
+        .write(|tx| {
+            tx.delete_session(&full.session_hash)?;
+            let (token, _) = f
+                .engine
+                .sessions
+                .open(tx, name, Role::Deployer, false, "-", now)?;
+            Ok(token)
+        })
+        .expect("pre-TOTP session");
+    let caller = f
+        .engine
+        .authenticate(token.as_str(), false)
+        .expect("signed in");
+    (caller, secret)
+}
+
+fn code_now(f: &Fixture, secret: &TotpSecret) -> TotpCode {
+    TotpCode::parse(&code_at(secret, step_at(f.engine.now()))).expect("six digits")
+}
+
+#[test]
+fn totp_after_a_logout_that_came_between_check_and_write_is_refused() {
+    // The caller was authenticated, then an admin logged the user out
+    // before VerifyTotp's write transaction ran (F9).
+    let f = fixture();
+    let (caller, secret) = pre_totp(&f, "ann");
+    let ann = spiderpig_policy::Username::parse("ann").expect("name");
+    f.engine
+        .logout_users(
+            &AdminActor("root".into()),
+            super::LogoutScope::User(ann),
+            "leaving",
+        )
+        .expect("logout");
+    let refused = f
+        .engine
+        .verify_totp(&caller, &code_now(&f, &secret), &Ctx::default());
+    assert!(
+        matches!(refused, Err(ExecutorError::Unauthenticated)),
+        "{refused:?}"
+    );
+    let sessions = f.engine.list_sessions().expect("sessions");
+    assert!(sessions.is_empty(), "no session was minted: {sessions:?}");
+}
+
+#[test]
+fn a_submit_after_a_ban_that_came_between_check_and_write_queues_nothing() {
+    let f = fixture();
+    let ann = f.person("ann", Role::Deployer);
+    let name = spiderpig_policy::Username::parse("ann").expect("name");
+    f.engine
+        .ban(&AdminActor("root".into()), &name, "compromised")
+        .expect("ban");
+    let refused = f.submit(&ann, 101);
+    assert!(
+        matches!(refused, Err(ExecutorError::Unauthenticated)),
+        "{refused:?}"
+    );
+    let queue = f.engine.get_queue().expect("queue");
+    assert!(queue.active.is_none() && queue.queued.is_empty());
+    assert!(
+        f.engine
+            .list_jobs(0, 10, None, vec![])
+            .expect("jobs")
+            .0
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_pre_totp_session_lives_no_longer_than_a_login() {
+    // F10: an abandoned half-login ends after login_secs, even while used.
+    let f = fixture();
+    let login_secs = f.engine.config.timeouts.login_secs as i64;
+    let (caller, _) = pre_totp(&f, "ann");
+    let token_hash = caller.session_hash;
+    assert!(f.engine.session_alive(&token_hash));
+    assert!(caller.expires_ms <= f.engine.now() + login_secs * 1000);
+    f.clock.advance_secs(login_secs - 1);
+    assert!(f.engine.session_alive(&token_hash), "within a login's time");
+    f.clock.advance_secs(1);
+    assert!(!f.engine.session_alive(&token_hash), "past a login's time");
+    // A full session keeps the working day's lifetime.
+    let bob = f.person("bob", Role::Deployer);
+    f.clock.advance_secs(login_secs + 1);
+    assert!(f.engine.session_alive(&bob.caller.session_hash));
+}
