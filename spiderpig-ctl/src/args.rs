@@ -127,9 +127,13 @@ pub enum Verb {
     Log {
         #[command(flatten)]
         job: JobArg,
-        /// Also print the hidden security-patch lines (audited).
-        #[arg(long)]
+        /// Also print the hidden security-patch lines (audited, with
+        /// --reason, which it requires).
+        #[arg(long, requires = "reason")]
         include_sensitive: bool,
+        /// Why the hidden lines are read (recorded in the audit trail).
+        #[arg(long, value_name = "REASON", requires = "include_sensitive", value_parser = reason_arg)]
+        reason: Option<String>,
         /// Start after this log sequence number.
         #[arg(long, value_name = "SEQ", default_value_t = 0)]
         after: u64,

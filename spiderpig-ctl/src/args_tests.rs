@@ -177,14 +177,16 @@ fn every_verb_parses() {
             Verb::Log {
                 job: job(5),
                 include_sensitive: false,
+                reason: None,
                 after: 0,
             },
         ),
         (
-            "ctl log 5 --include-sensitive --after 120",
+            "ctl log 5 --include-sensitive --reason 'incident 7' --after 120",
             Verb::Log {
                 job: job(5),
                 include_sensitive: true,
+                reason: Some("incident 7".into()),
                 after: 120,
             },
         ),

@@ -22,24 +22,37 @@ use super::view::LogRecordView;
 /// The mark in front of each hidden line shown by `--include-sensitive`.
 const SENSITIVE_MARK: &str = "[sensitive] ";
 
+/// What to print: a job's log after a seq, and with the hidden lines when a
+/// reason for reading them is given.
+pub(super) struct Read {
+    pub job_id: u64,
+    pub sensitive: Option<String>,
+    pub after_seq: u64,
+}
+
 pub(super) async fn print<W: Write>(
     client: &mut AdminClient<Channel>,
-    job_id: u64,
-    include_sensitive: bool,
-    mut after_seq: u64,
+    read: Read,
     out: &mut Output<W>,
 ) -> Result<(), VerbError> {
+    let mut after_seq = read.after_seq;
+    let mut after_hidden = 0;
     loop {
         let req = pb::AdminGetLogRequest {
-            job_id,
+            job_id: read.job_id,
             after_seq,
             limit: 0,
-            include_sensitive,
+            include_sensitive: read.sensitive.is_some(),
+            reason: read.sensitive.clone().unwrap_or_default(),
+            after_hidden,
         };
         let page = call(client.admin_get_log(req)).await?;
-        let next = next_after(after_seq, &page)?;
-        for record in page.records {
-            let record = LogRecordView::from(record);
+        let next = next_page(after_seq, &page)?;
+        for (i, record) in page.records.into_iter().enumerate() {
+            let mut record = LogRecordView::from(record);
+            // A record whose hidden lines a page cut comes again: only the
+            // rest of its lines are new.
+            record.continued = i == 0 && after_hidden > 0;
             if out.json {
                 serde_json::to_writer(&mut out.out, &record)?;
                 out.out.write_all(b"\n")?;
@@ -49,9 +62,23 @@ pub(super) async fn print<W: Write>(
         }
         out.out.flush()?;
         match next {
-            Some(seq) => after_seq = seq,
+            Some((seq, hidden)) => (after_seq, after_hidden) = (seq, hidden),
             None => return Ok(()),
         }
+    }
+}
+
+/// Where the next page starts (after which seq, from which hidden line), or
+/// `None` after the last page.
+fn next_page(after_seq: u64, page: &pb::GetLogResponse) -> Result<Option<(u64, u32)>, VerbError> {
+    let next = next_after(after_seq, page)?;
+    match (next, page.next_hidden, page.records.last()) {
+        (None, 0, _) => Ok(None),
+        (Some(seq), 0, _) => Ok(Some((seq, 0))),
+        (_, n, Some(last)) => Ok(Some((last.seq - 1, n))),
+        (_, _, None) => Err(VerbError::Protocol(
+            "hidden lines announced but no record sent".into(),
+        )),
     }
 }
 
@@ -81,6 +108,17 @@ fn next_after(after_seq: u64, page: &pb::GetLogResponse) -> Result<Option<u64>, 
 /// notes that SpiderPig writes (status, answers, system notes) are one line
 /// each, with a mark saying what they are.
 fn write_record(out: &mut impl Write, r: &LogRecordView, colour: bool) -> std::io::Result<()> {
+    if !r.continued {
+        write_text(out, r, colour)?;
+    }
+    for hidden in &r.sensitive_lines {
+        writeln!(out, "{SENSITIVE_MARK}{}", log_text(hidden, colour))?;
+    }
+    Ok(())
+}
+
+/// The record's own text, with its mark.
+fn write_text(out: &mut impl Write, r: &LogRecordView, colour: bool) -> std::io::Result<()> {
     let mark = match r.kind.as_str() {
         "line" | "redacted" => String::new(),
         "system" => "[spiderpig] ".to_string(),
@@ -92,9 +130,6 @@ fn write_record(out: &mut impl Write, r: &LogRecordView, colour: bool) -> std::i
         }
     } else {
         writeln!(out, "{mark}{}", log_text(&r.text, colour))?;
-    }
-    for hidden in &r.sensitive_lines {
-        writeln!(out, "{SENSITIVE_MARK}{}", log_text(hidden, colour))?;
     }
     Ok(())
 }
@@ -172,6 +207,7 @@ mod tests {
         let page = |seqs: &[u64], more| pb::GetLogResponse {
             records: seqs.iter().map(|&s| record(s, Line, "x", &[])).collect(),
             more,
+            next_hidden: 0,
         };
         assert!(matches!(
             next_after(0, &page(&[1, 2, 3], true)),

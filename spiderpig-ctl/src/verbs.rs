@@ -140,8 +140,16 @@ pub(super) async fn execute<W: Write>(
         Verb::Log {
             job,
             include_sensitive,
+            reason,
             after,
-        } => super::log::print(client, job.job, include_sensitive, after, out).await,
+        } => {
+            let read = super::log::Read {
+                job_id: job.job,
+                sensitive: include_sensitive.then(|| reason.unwrap_or_default()),
+                after_seq: after,
+            };
+            super::log::print(client, read, out).await
+        }
         Verb::Totp {
             action: TotpAction::Reset { user, reason },
         } => {

@@ -324,6 +324,10 @@ pub(super) struct LogRecordView {
     pub text: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sensitive_lines: Vec<String>,
+    /// The record came before, its hidden lines cut by a page: these are
+    /// the rest of them.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub continued: bool,
 }
 
 impl From<pb::LogRecord> for LogRecordView {
@@ -335,6 +339,7 @@ impl From<pb::LogRecord> for LogRecordView {
             kind: log_kind(r.kind),
             text: r.text,
             sensitive_lines: r.sensitive_lines,
+            continued: false,
         }
     }
 }

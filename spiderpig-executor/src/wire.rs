@@ -128,13 +128,6 @@ pub fn log(job: u64, seq: u64, row: &LogRow) -> pb::LogRecord {
     }
 }
 
-/// A log record for `ctl log --include-sensitive` only.
-pub fn log_with_sensitive(job: u64, seq: u64, row: &LogRow) -> pb::LogRecord {
-    let mut rec = log(job, seq, row);
-    rec.sensitive_lines = row.hidden.clone();
-    rec
-}
-
 pub fn session_info(s: &SessionRecord, expires_ms: i64) -> pb::SessionInfo {
     pb::SessionInfo {
         id: s.public_id.clone(),
@@ -190,15 +183,18 @@ pub fn queue(q: &QueueView) -> pb::QueueResponse {
 }
 
 /// A page of log for users, or for `ctl log --include-sensitive`.
+/// A page's records; with `include_sensitive` (`ctl log
+/// --include-sensitive` only) each `Redacted` one carries the hidden lines
+/// the page read for it.
 pub fn log_page(p: &LogPage, include_sensitive: bool) -> Vec<pb::LogRecord> {
     p.rows
         .iter()
         .map(|(seq, row)| {
-            if include_sensitive {
-                log_with_sensitive(p.job, *seq, row)
-            } else {
-                log(p.job, *seq, row)
+            let mut rec = log(p.job, *seq, row);
+            if include_sensitive && let Some((_, lines)) = p.hidden.iter().find(|(s, _)| s == seq) {
+                rec.sensitive_lines = lines.clone();
             }
+            rec
         })
         .collect()
 }

@@ -405,6 +405,8 @@ async fn job_logs_are_pruned_after_retention_but_the_job_and_audit_stay() -> any
             after_seq: 0,
             limit: 0,
             include_sensitive: true,
+            reason: "checking retention".into(),
+            after_hidden: 0,
         })
         .await?
         .into_inner();

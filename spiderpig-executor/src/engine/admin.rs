@@ -20,6 +20,17 @@ impl AdminActor {
     }
 }
 
+/// Which part of a job's log an admin reads.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LogRead {
+    pub after: u64,
+    pub limit: u32,
+    /// With the hidden lines (audited).
+    pub sensitive: bool,
+    /// The first hidden line of the first record (a cut record goes on).
+    pub from_hidden: u32,
+}
+
 /// Whose sessions to end.
 #[derive(Clone, Debug)]
 pub enum LogoutScope {
@@ -299,25 +310,35 @@ impl Engine {
         Ok(ended)
     }
 
-    /// Log access to hidden lines is itself audited.
+    /// A page of a job's log. With `sensitive`, the hidden lines too, and
+    /// that read is audited — whatever `after` is — with the records it
+    /// returned and the admin's `reason`, which it requires.
     pub fn admin_log(
         &self,
         who: &AdminActor,
         job: u64,
-        after: u64,
-        limit: u32,
-        sensitive: bool,
+        read: LogRead,
+        reason: &str,
     ) -> Result<LogPage> {
-        if sensitive && after == 0 {
-            self.store.write(|tx| {
-                let target = format!("job {job}");
-                self.audit(
-                    tx,
-                    Audit::ok(&who.name(), "admin.log_sensitive", &target, "admin.sock"),
-                )
-            })?;
+        if !read.sensitive {
+            return self.get_log(job, read.after, read.limit);
         }
-        self.get_log(job, after, limit)
+        let reason = Self::reason(reason)?;
+        let page = self
+            .logs
+            .sensitive_page(job, read.after, read.from_hidden, read.limit)?;
+        let target = match (page.rows.first(), page.rows.last()) {
+            (Some((first, _)), Some((last, _))) => format!("job {job} records {first}-{last}"),
+            _ => format!("job {job} records after {} (none)", read.after),
+        };
+        self.store.write(|tx| {
+            self.audit(
+                tx,
+                Audit::ok(&who.name(), "admin.log_sensitive", &target, "admin.sock")
+                    .with_reason(&reason),
+            )
+        })?;
+        Ok(page)
     }
 
     pub fn audit_trail(&self, since_ms: i64, limit: u32) -> Result<Vec<AuditEntry>> {

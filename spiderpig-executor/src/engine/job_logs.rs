@@ -14,6 +14,14 @@
 //! batch of log lines, never a state change. A record stays in memory until
 //! its batch is committed, so (store ∪ buffer), read under the buffer's lock,
 //! always holds every record below `next_seq`: replays have no gap.
+//!
+//! Hidden lines (behind a `Redacted` record) are numbered within their
+//! record and appended as rows of their own: a flush writes each once, never
+//! rewriting a record, so a long sensitive run costs linear work.
+//!
+//! Every page built here is capped in bytes ([`PAGE_BYTES`], well below the
+//! gRPC message limit), not only in records: 40 lines of 64 KiB page as
+//! surely as 5000 short ones.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,24 +42,21 @@ pub const FLUSH_INTERVAL_MS: u64 = 50;
 pub struct JobLog {
     next_seq: u64,
     unflushed: Vec<(u64, LogRow)>,
-    /// Hidden lines for a Redacted record that is already committed.
-    extra_hidden: Vec<(u64, String)>,
-    last_redacted: Option<u64>,
+    /// Hidden lines not committed yet: (seq of their record, n, line).
+    hidden: Vec<(u64, u32, String)>,
+    /// The record the run's hidden lines belong to, and the next line's n.
+    last_redacted: Option<(u64, u32)>,
     status: Option<String>,
     progress: Option<ProgressRecord>,
     stages: Vec<(Stage, i64)>,
     meta_dirty: bool,
-    /// Records up to this seq are written by a transaction that has not
-    /// committed yet (0: none). Hidden lines for them wait in
-    /// `extra_hidden`, or they would be trimmed with their record unwritten.
-    inflight_upto: u64,
 }
 
 /// What one flush wrote, to trim the buffer after the commit.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Flushed {
     upto_seq: u64,
-    extra: usize,
+    hidden: usize,
     pub meta_changed: bool,
 }
 
@@ -69,7 +74,7 @@ impl JobLog {
     }
 
     fn has_pending(&self) -> bool {
-        !self.unflushed.is_empty() || !self.extra_hidden.is_empty() || self.meta_dirty
+        !self.unflushed.is_empty() || !self.hidden.is_empty() || self.meta_dirty
     }
 
     /// Buffered records with seq > `after`.
@@ -80,6 +85,13 @@ impl JobLog {
 
 /// Most log records in one page of a job's log (`GetLog`, `ctl log`).
 pub const MAX_LOG_PAGE: usize = 5000;
+/// Most bytes of text (records' and hidden lines') in one page, with
+/// [`RECORD_OVERHEAD`] counted for each: a quarter of the default gRPC
+/// message limit, and four times the longest line, so a page always holds
+/// at least one record and never comes near the limit.
+pub const PAGE_BYTES: usize = 256 * 1024;
+/// What a record costs in a message beyond its text (ids, kind, time, tags).
+pub const RECORD_OVERHEAD: usize = 64;
 
 type Buffer = Arc<Mutex<JobLog>>;
 
@@ -146,7 +158,7 @@ impl JobLogs {
         // another record lands in between (a line from scap's other pipe, a
         // note of SpiderPig's): the runner says when a new run starts.
         if row.kind == LogKind::Redacted {
-            log.last_redacted = Some(seq);
+            log.last_redacted = Some((seq, 0));
         }
         // Published under the lock so watchers see seq order.
         self.hub.publish_log_row(job, seq, &row);
@@ -158,19 +170,11 @@ impl JobLogs {
     pub fn add_hidden(&self, job: u64, line: String) {
         let log = self.buffer(job);
         let mut log = lock(&log);
-        let Some(seq) = log.last_redacted else {
+        let Some((seq, n)) = log.last_redacted else {
             return;
         };
-        let in_flight = seq <= log.inflight_upto;
-        if let Some((_, row)) = log
-            .unflushed
-            .iter_mut()
-            .find(|(s, _)| *s == seq && !in_flight)
-        {
-            row.hidden.push(line);
-        } else {
-            log.extra_hidden.push((seq, line));
-        }
+        log.last_redacted = Some((seq, n + 1));
+        log.hidden.push((seq, n, line));
     }
 
     /// Note scap's latest status/progress/stage for the job record.
@@ -204,12 +208,7 @@ impl JobLogs {
         };
         let mut log = lock(&log);
         tx.put_logs(job.id, &log.unflushed)?;
-        for (seq, line) in &log.extra_hidden {
-            if let Some((_, mut row)) = tx.logs(job.id, seq - 1, 1)?.into_iter().next() {
-                row.hidden.push(line.clone());
-                tx.put_log(job.id, *seq, &row)?;
-            }
-        }
+        tx.put_hidden(job.id, &log.hidden)?;
         job.last_seq = job.last_seq.max(log.last_seq());
         let meta_changed = log.meta_dirty;
         if log.meta_dirty {
@@ -226,10 +225,9 @@ impl JobLogs {
             log.meta_dirty = false;
         }
         let upto_seq = log.unflushed.last().map(|(s, _)| *s).unwrap_or(0);
-        log.inflight_upto = upto_seq;
         Ok(Flushed {
             upto_seq,
-            extra: log.extra_hidden.len(),
+            hidden: log.hidden.len(),
             meta_changed,
         })
     }
@@ -240,17 +238,16 @@ impl JobLogs {
             return;
         };
         let mut log = lock(&log);
-        log.inflight_upto = 0;
         log.unflushed.retain(|(s, _)| *s > flushed.upto_seq);
-        let extra = flushed.extra.min(log.extra_hidden.len());
-        log.extra_hidden.drain(..extra);
+        let hidden = flushed.hidden.min(log.hidden.len());
+        log.hidden.drain(..hidden);
     }
 
     /// Serialises the transactions that write buffered log records, from
     /// before each begins until its buffer is trimmed: between one's commit
-    /// and its trim, another would write the same records again, and the
-    /// hidden lines that wait in `extra_hidden` a second time. Take it
-    /// before [`crate::store::Store::write`], never inside.
+    /// and its trim, another would write the same records again (the same
+    /// values: harmless, but wasted work under the writer). Take it before
+    /// [`crate::store::Store::write`], never inside.
     pub fn gate(&self) -> MutexGuard<'_, ()> {
         self.flush_gate.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -291,8 +288,17 @@ impl JobLogs {
             rows.extend(buffer.buffered_after(last).take(room).cloned());
         }
         drop(guard);
-        let more = rows.len() == limit;
-        Ok(LogPage { job, rows, more })
+        let full = rows.len() == limit;
+        let cut = within_bytes(&rows, PAGE_BYTES);
+        let more = full || cut < rows.len();
+        rows.truncate(cut);
+        Ok(LogPage {
+            job,
+            rows,
+            more,
+            hidden: Vec::new(),
+            next_hidden: 0,
+        })
     }
 
     /// Subscribe to a job's live log. Returns the receiver and the first seq
@@ -312,5 +318,18 @@ impl JobLogs {
     }
 }
 
+/// How many of `rows` fit in `budget` bytes (at least one, if any).
+pub(crate) fn within_bytes(rows: &[(u64, LogRow)], budget: usize) -> usize {
+    let mut used = 0;
+    for (i, (_, row)) in rows.iter().enumerate() {
+        used += row.text.len() + RECORD_OVERHEAD;
+        if used > budget && i > 0 {
+            return i;
+        }
+    }
+    rows.len()
+}
+
+mod sensitive;
 #[cfg(test)]
 mod tests;

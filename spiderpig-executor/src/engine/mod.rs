@@ -13,7 +13,7 @@
 //! commit together.
 
 mod admin;
-pub use admin::{AdminActor, LogoutScope};
+pub use admin::{AdminActor, LogRead, LogoutScope};
 pub use jobs::ProposedAnswer;
 mod audit;
 mod job_logs;

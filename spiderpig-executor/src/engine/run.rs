@@ -177,12 +177,10 @@ impl Engine {
                 hidden,
             } => {
                 if starts_run {
-                    let mut row = LogRow::now(at_ms, LogKind::Redacted, PLACEHOLDER);
-                    row.hidden.push(hidden);
+                    let row = LogRow::now(at_ms, LogKind::Redacted, PLACEHOLDER);
                     self.logs.append(id, row);
-                } else {
-                    self.logs.add_hidden(id, hidden);
                 }
+                self.logs.add_hidden(id, hidden);
             }
             RunnerEvent::Status(s) => self.logs.note_meta(id, Some(s), None, None),
             RunnerEvent::Progress(p) => {

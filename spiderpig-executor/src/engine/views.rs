@@ -35,12 +35,17 @@ pub struct QueueView {
     pub freeze: FreezeView,
 }
 
-/// Log records after a seq: `(seq, row)`, and whether more follow.
+/// Log records after a seq: `(seq, row)`, and whether more follow. For an
+/// admin's sensitive read, also the hidden lines of its `Redacted` records;
+/// when the last record's did not all fit, `next_hidden` is the first left
+/// out (ask again from just before that record).
 #[derive(Clone, Debug)]
 pub struct LogPage {
     pub job: u64,
     pub rows: Vec<(u64, LogRow)>,
     pub more: bool,
+    pub hidden: Vec<(u64, Vec<String>)>,
+    pub next_hidden: u32,
 }
 
 /// A session as an admin sees it, with when it ends.

@@ -16,7 +16,7 @@ use spiderpig_proto::v1::admin_server::Admin;
 use tonic::{Request, Response, Status};
 
 use super::deployer::list_filter;
-use crate::engine::{AdminActor, Audit, Ctx, Engine, LogoutScope};
+use crate::engine::{AdminActor, Audit, Ctx, Engine, LogRead, LogoutScope};
 use crate::error::ExecutorError;
 use crate::peer::PeerIdentity;
 use crate::wire;
@@ -322,13 +322,24 @@ impl Admin for AdminService {
     ) -> Result<Response<pb::GetLogResponse>, Status> {
         let who = actor(&req);
         let r = req.into_inner();
-        let page = self
-            .engine
-            .admin_log(&who, r.job_id, r.after_seq, r.limit, r.include_sensitive)
-            .map_err(st)?;
+        let read = LogRead {
+            after: r.after_seq,
+            limit: r.limit,
+            sensitive: r.include_sensitive,
+            from_hidden: r.after_hidden,
+        };
+        let page = match self.engine.admin_log(&who, r.job_id, read, &r.reason) {
+            Ok(page) => page,
+            Err(e) if !read.sensitive => return Err(st(e)),
+            Err(e) => {
+                let target = format!("job {}", r.job_id);
+                return Err(self.refused(&who, "admin.log_sensitive", &target, &r.reason, e));
+            }
+        };
         Ok(Response::new(pb::GetLogResponse {
             records: wire::log_page(&page, r.include_sensitive),
             more: page.more,
+            next_hidden: page.next_hidden,
         }))
     }
 

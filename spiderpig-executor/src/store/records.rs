@@ -161,14 +161,25 @@ impl JobRecord {
     }
 }
 
-/// One stored log record. `hidden` holds the sensitive lines behind a
-/// `Redacted` record; only `ctl log --include-sensitive` reads it.
+/// One stored log record. The sensitive lines behind a `Redacted` record
+/// are not in it: they are rows of their own (`HIDDEN`), read only for
+/// `ctl log --include-sensitive`, so no other read decodes them.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct LogRow {
     pub at_ms: Millis,
     pub kind: LogKind,
     pub text: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+}
+
+/// What a hidden line costs in a message beyond its text (its field tag and
+/// length), counted when pages are cut to their bytes.
+pub const HIDDEN_LINE_OVERHEAD: usize = 8;
+
+/// The hidden lines that stores written before the `HIDDEN` table kept
+/// inside their `Redacted` records (read for admins only).
+#[derive(Deserialize, Default)]
+pub struct LegacyHidden {
+    #[serde(default)]
     pub hidden: Vec<String>,
 }
 
@@ -202,13 +213,12 @@ impl FreezeRecord {
 }
 
 impl LogRow {
-    /// A record with no hidden lines.
+    /// A record written at `at_ms`.
     pub fn now(at_ms: Millis, kind: LogKind, text: impl Into<String>) -> Self {
         LogRow {
             at_ms,
             kind,
             text: text.into(),
-            hidden: Vec::new(),
         }
     }
 }

@@ -15,6 +15,9 @@ pub const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessio
 pub const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
 /// (job id, seq) → LogRow
 pub const LOGS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("logs");
+/// (job id, seq of its `Redacted` record, n) → one hidden line, in the order
+/// scap wrote them. Append-only: a line is written once, never rewritten.
+pub const HIDDEN: TableDefinition<(u64, u64, u32), &str> = TableDefinition::new("hidden");
 /// audit seq → AuditRow
 pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 

@@ -84,6 +84,47 @@ mod q {
         Ok(out)
     }
 
+    /// Hidden lines of record `seq` from line `from` on, at most `max_bytes`
+    /// (each line counted with [`super::HIDDEN_LINE_OVERHEAD`])
+    /// of them (always one, if there is one). Stores from before the
+    /// `HIDDEN` table kept them inside the record: those come first.
+    pub fn hidden(
+        logs: &impl ReadableTable<(u64, u64), &'static [u8]>,
+        hidden: &impl ReadableTable<(u64, u64, u32), &'static str>,
+        (job, seq): (u64, u64),
+        from: u32,
+        max_bytes: usize,
+    ) -> Result<Vec<(u32, String)>> {
+        let legacy = match logs.get((job, seq))? {
+            Some(v) => decode::<LegacyHidden>(v.value())?.hidden,
+            None => Vec::new(),
+        };
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        let mut take = |n: u32, line: String, out: &mut Vec<(u32, String)>| {
+            bytes += line.len() + super::HIDDEN_LINE_OVERHEAD;
+            if bytes > max_bytes && !out.is_empty() {
+                return false;
+            }
+            out.push((n, line));
+            true
+        };
+        let base = legacy.len() as u32;
+        for (n, line) in (0u32..).zip(legacy) {
+            if n >= from && !take(n, line, &mut out) {
+                return Ok(out);
+            }
+        }
+        let start = from.saturating_sub(base);
+        for entry in hidden.range((job, seq, start)..=(job, seq, u32::MAX))? {
+            let (k, v) = entry?;
+            if !take(base + k.value().2, v.value().to_string(), &mut out) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     pub fn audit(
         t: &impl ReadableTable<u64, &'static [u8]>,
         since_ms: Millis,
@@ -152,6 +193,10 @@ pub trait Reads {
     /// Records with seq > `after_seq`, in order.
     fn logs(&self, job: u64, after_seq: u64, limit: usize) -> Result<Vec<(u64, LogRow)>>;
     fn audit(&self, since_ms: Millis, limit: usize) -> Result<Vec<(u64, AuditRow)>>;
+    /// Hidden lines of record `seq` of `job` from line `from`, at most
+    /// `max_bytes` (one at least): `(n, line)`.
+    fn hidden(&self, job: u64, seq: u64, from: u32, max_bytes: usize)
+    -> Result<Vec<(u32, String)>>;
 
     fn queue(&self) -> Result<Vec<u64>> {
         Ok(self.meta(KEY_QUEUE)?.unwrap_or_default())
@@ -210,6 +255,17 @@ macro_rules! impl_reads {
             fn audit(&self, since_ms: Millis, limit: usize) -> Result<Vec<(u64, AuditRow)>> {
                 q::audit(&self.txn.open_table(AUDIT)?, since_ms, limit)
             }
+            fn hidden(
+                &self,
+                job: u64,
+                seq: u64,
+                from: u32,
+                max_bytes: usize,
+            ) -> Result<Vec<(u32, String)>> {
+                let logs = self.txn.open_table(LOGS)?;
+                let hidden = self.txn.open_table(HIDDEN)?;
+                q::hidden(&logs, &hidden, (job, seq), from, max_bytes)
+            }
         }
     };
 }
@@ -251,6 +307,7 @@ impl WriteTx {
         self.txn.open_table(JOBS)?;
         self.txn.open_table(LOGS)?;
         self.txn.open_table(AUDIT)?;
+        self.txn.open_table(HIDDEN)?;
         match self.meta::<u64>(KEY_SCHEMA)? {
             None => self.put_meta(KEY_SCHEMA, &SCHEMA_VERSION),
             Some(v) if v == SCHEMA_VERSION => Ok(()),
@@ -382,7 +439,23 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Remove a job's log records; returns how many.
+    /// Append hidden lines: `(seq of their Redacted record, n, line)`.
+    /// Writing one again writes the same value (a flush whose commit failed
+    /// is simply done again).
+    pub fn put_hidden<'a>(
+        &mut self,
+        job: u64,
+        lines: impl IntoIterator<Item = &'a (u64, u32, String)>,
+    ) -> Result<()> {
+        let mut table = self.txn.open_table(HIDDEN)?;
+        for (seq, n, line) in lines {
+            table.insert((job, *seq, *n), line.as_str())?;
+        }
+        Ok(())
+    }
+
+    /// Remove a job's log records and their hidden lines; returns how many
+    /// records.
     pub fn delete_logs(&mut self, job: u64) -> Result<u64> {
         let mut table = self.txn.open_table(LOGS)?;
         let mut n = 0;
@@ -390,6 +463,8 @@ impl WriteTx {
             n += 1;
             false
         })?;
+        let mut hidden = self.txn.open_table(HIDDEN)?;
+        hidden.retain_in((job, 0, 0)..=(job, u64::MAX, u32::MAX), |_, _| false)?;
         Ok(n)
     }
 

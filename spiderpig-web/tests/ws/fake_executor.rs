@@ -294,7 +294,11 @@ impl Deployer for Service {
         self.0.user(r.session.as_ref())?;
         let limit = if r.limit == 0 { 1000 } else { r.limit as usize };
         let (records, more) = self.0.stored(r.job_id, r.after_seq, limit)?;
-        Ok(Response::new(pb::GetLogResponse { records, more }))
+        Ok(Response::new(pb::GetLogResponse {
+            records,
+            more,
+            next_hidden: 0,
+        }))
     }
 
     type WatchStream = ReceiverStream<Result<pb::Event, Status>>;

@@ -115,7 +115,8 @@ async fn every_admin_call(client: &mut AdminClient<tonic::transport::Channel>) -
         admin_finish(pb::AdminFinishRequest { job_id: 1, reason: reason() }),
         admin_list_jobs(pb::AdminListJobsRequest::default()),
         admin_get_log(pb::AdminGetLogRequest {
-            job_id: 1, after_seq: 0, limit: 0, include_sensitive: true,
+            job_id: 1, after_seq: 0, limit: 0, include_sensitive: true, reason: reason(),
+            after_hidden: 0,
         }),
         reset_totp(pb::ResetTotpRequest { username: user(), reason: reason() }),
         audit(pb::AuditRequest { since_ms: 0, limit: 0 }),

@@ -246,7 +246,17 @@ async fn log_hides_patch_lines_unless_include_sensitive_which_is_marked_and_audi
     assert!(records.iter().any(|r| r["kind"] == "redacted"));
     assert!(audited(&h, "admin.log_sensitive").await?.is_empty());
 
-    let full = ctl.ok(&["log", &id, "--include-sensitive"]).await;
+    // A reason is required, and a refusal shows nothing.
+    let refused = ctl.run(&["log", &id, "--include-sensitive"]).await;
+    assert_eq!(refused.code, Some(2), "a usage error: {refused:?}");
+    assert!(refused.stderr.contains("--reason"), "{refused:?}");
+    assert!(!refused.stdout.contains(PATCH_DIR));
+    assert!(audited(&h, "admin.log_sensitive").await?.is_empty());
+
+    let why = ["--reason", "incident 7: what did the patch touch"];
+    let full = ctl
+        .ok(&["log", &id, "--include-sensitive", why[0], why[1]])
+        .await;
     assert!(full.contains(PLACEHOLDER), "{full}");
     let hidden: Vec<&str> = full.lines().filter(|l| l.contains(PATCH_DIR)).collect();
     assert!(!hidden.is_empty(), "the hidden lines are shown:\n{full}");
@@ -256,9 +266,17 @@ async fn log_hides_patch_lines_unless_include_sensitive_which_is_marked_and_audi
     let opened = audited(&h, "admin.log_sensitive").await?;
     assert_eq!(opened.len(), 1);
     assert_eq!(opened[0].actor, "admin:root");
-    assert_eq!(opened[0].target, format!("job {j1}"));
+    assert!(
+        opened[0]
+            .target
+            .starts_with(&format!("job {j1} records 1-")),
+        "{:?}",
+        opened[0]
+    );
+    assert_eq!(opened[0].reason, why[1]);
 
-    let lines = ctl.ok(&["--json", "log", &id, "--include-sensitive"]).await;
+    let json = ["--json", "log", &id, "--include-sensitive", why[0], why[1]];
+    let lines = ctl.ok(&json).await;
     let with_hidden = lines
         .lines()
         .map(serde_json::from_str::<serde_json::Value>)
@@ -270,6 +288,49 @@ async fn log_hides_patch_lines_unless_include_sensitive_which_is_marked_and_audi
         .count();
     assert_eq!(with_hidden, hidden.len());
     assert_eq!(audited(&h, "admin.log_sensitive").await?.len(), 2);
+
+    // F5: a read that starts after the first record is audited too, with
+    // the records it returned.
+    let from_two = [
+        "log",
+        &id,
+        "--include-sensitive",
+        why[0],
+        why[1],
+        "--after",
+        "1",
+    ];
+    let later = ctl.ok(&from_two).await;
+    assert_eq!(
+        later.lines().filter(|l| l.contains(PATCH_DIR)).count(),
+        hidden.len(),
+        "the hidden lines are shown:\n{later}"
+    );
+    let opened = audited(&h, "admin.log_sensitive").await?;
+    assert_eq!(opened.len(), 3);
+    assert!(
+        opened[2]
+            .target
+            .starts_with(&format!("job {j1} records 2-")),
+        "{:?}",
+        opened[2]
+    );
+
+    // The executor requires the reason itself: without one, a refusal is
+    // audited and no record is returned.
+    let bare = h
+        .admin()
+        .admin_get_log(pb::AdminGetLogRequest {
+            job_id: j1,
+            include_sensitive: true,
+            ..Default::default()
+        })
+        .await
+        .expect_err("a sensitive read without a reason");
+    assert_eq!(bare.code(), tonic::Code::InvalidArgument, "{bare:?}");
+    let opened = audited(&h, "admin.log_sensitive").await?;
+    assert_eq!(opened.len(), 4);
+    assert!(!opened[3].success, "{:?}", opened[3]);
 
     // What users get is still redacted after an admin looked.
     let for_users = d1.driver.log(j1).await?;

@@ -189,19 +189,30 @@ pub async fn checked_log(
 /// The whole log with the hidden lines, as `ctl log --include-sensitive`.
 pub async fn admin_log(h: &Harness, id: u64) -> anyhow::Result<Vec<pb::LogRecord>> {
     let mut admin = h.admin();
-    let mut all = Vec::new();
+    let mut all: Vec<pb::LogRecord> = Vec::new();
+    let mut after_hidden = 0;
     loop {
-        let after = all.last().map(|r: &pb::LogRecord| r.seq).unwrap_or(0);
+        let last = all.last().map(|r| r.seq).unwrap_or(0);
+        let after = if after_hidden > 0 { last - 1 } else { last };
         let page = admin
             .admin_get_log(pb::AdminGetLogRequest {
                 job_id: id,
                 after_seq: after,
                 limit: 0,
                 include_sensitive: true,
+                reason: "test: the whole log".into(),
+                after_hidden,
             })
             .await?
             .into_inner();
-        all.extend(page.records);
+        let mut records = page.records.into_iter();
+        if after_hidden > 0
+            && let (Some(cut), Some(rest)) = (all.last_mut(), records.next())
+        {
+            cut.sensitive_lines.extend(rest.sensitive_lines);
+        }
+        all.extend(records);
+        after_hidden = page.next_hidden;
         if !page.more {
             return Ok(all);
         }

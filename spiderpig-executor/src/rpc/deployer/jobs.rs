@@ -263,6 +263,7 @@ impl Verb for GetLog {
         Ok(pb::GetLogResponse {
             records: wire::log_page(&page, false),
             more: page.more,
+            next_hidden: 0,
         })
     }
 }

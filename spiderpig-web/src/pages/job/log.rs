@@ -204,6 +204,7 @@ mod tests {
                 rec(2, Kind::Redacted, "<sensitive information hidden>"),
             ],
             more: true,
+            next_hidden: 0,
         };
         let (bytes, cursor) = emit(page, 0);
         assert_eq!(
@@ -214,11 +215,13 @@ mod tests {
         let empty_but_more = pb::GetLogResponse {
             records: vec![],
             more: true,
+            next_hidden: 0,
         };
         assert!(matches!(emit(empty_but_more, 2).1, Cursor::Done));
         let stale = pb::GetLogResponse {
             records: vec![rec(2, Kind::Line, "a")],
             more: true,
+            next_hidden: 0,
         };
         assert!(matches!(emit(stale, 2).1, Cursor::Done));
     }
