@@ -217,10 +217,20 @@ async fn a_code_from_one_login_is_refused_with_another_logins_pkce_verifier() {
         refused.message()
     );
     assert_eq!(snapshot(&h).await, before);
+    // Counted and summarised by the next tick (anyone who began a login can
+    // send a bad code): one record, with the count and the last detail.
+    h.engine().tick().expect("tick");
     let written = audit_since(&h, &audit_before).await;
-    assert_eq!(written.len(), 1);
+    assert_eq!(written.len(), 1, "{written:?}");
     assert_eq!(written[0].action, "login.failure");
     assert!(!written[0].success);
+    assert!(
+        written[0]
+            .reason
+            .starts_with("1 sign-ins refused; the last: "),
+        "{:?}",
+        written[0]
+    );
     // B's login was spent by the attempt.
     let again = complete(&mut c, &b.login_binding, &b_state, &a.code)
         .await

@@ -48,7 +48,9 @@ impl Engine {
                 // Anyone on the internet can send these: counted, and
                 // audited as one summary a minute (`tick`), never one write
                 // each.
-                self.sessions.count_unmatched();
+                self.sessions
+                    .refusals
+                    .count("login.state_invalid", "no login in flight");
                 tracing::debug!(client = %ctx.client_addr, "login callback matched no login in flight");
                 return Err(e);
             }
@@ -61,7 +63,14 @@ impl Engine {
         {
             Ok(id) => id,
             Err(e) => {
-                self.audit_refusal("-", "login.failure", &e, ctx)?;
+                // Anyone who began a login can send a bad code: counted
+                // too, with the last detail, not written one by one.
+                let detail = match &e {
+                    ExecutorError::LoginFailed(detail) => detail.clone(),
+                    other => other.to_string(),
+                };
+                tracing::info!(client = %ctx.client_addr, %detail, "the IDP part of a sign-in failed");
+                self.sessions.refusals.count("login.failure", &detail);
                 return Err(e);
             }
         };

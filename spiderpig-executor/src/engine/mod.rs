@@ -26,6 +26,7 @@ mod run;
 mod runs;
 mod session;
 mod sessions;
+mod tally;
 #[cfg(test)]
 mod tests;
 mod tick;

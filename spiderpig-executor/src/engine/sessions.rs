@@ -10,11 +10,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use spiderpig_policy::Role;
 
 use super::login::LoginStart;
+use super::tally::RefusalTally;
 use crate::auth::oidc::{OidcClient, PendingLogin};
 use crate::auth::sealed::SealedLogins;
 use crate::auth::token::{SessionToken, public_session_id};
@@ -34,14 +34,9 @@ pub(crate) struct Sessions {
     /// time (`login_secs`), not a working day's, so an abandoned half-login
     /// neither keeps showing its TOTP secret nor keeps its guesses.
     pre_totp_ms: i64,
-    /// Callbacks that matched no login in flight since the last summary.
-    unmatched: AtomicU64,
-    /// When the last summary of them was written.
-    unmatched_summary_ms: AtomicI64,
+    /// Refused callbacks, audited as summaries (`tick`).
+    pub refusals: RefusalTally,
 }
-
-/// At most one audit summary of unmatched callbacks per this period.
-pub(crate) const UNMATCHED_SUMMARY_MS: i64 = 60_000;
 
 impl Sessions {
     /// `oidc` is `None` only in tests that do not sign in through an IDP.
@@ -57,27 +52,8 @@ impl Sessions {
             idle_ms: config.timeouts.session_idle_secs as i64 * 1000,
             absolute_ms: config.timeouts.session_absolute_secs as i64 * 1000,
             pre_totp_ms: config.timeouts.login_secs as i64 * 1000,
-            unmatched: AtomicU64::new(0),
-            unmatched_summary_ms: AtomicI64::new(i64::MIN),
+            refusals: RefusalTally::default(),
         })
-    }
-
-    /// One more callback matched no login in flight.
-    pub fn count_unmatched(&self) {
-        self.unmatched.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// If a summary is due (some were counted and the last summary is a
-    /// period old), take the count to write it; `None` otherwise.
-    pub fn unmatched_due(&self, now: i64) -> Option<u64> {
-        let last = self.unmatched_summary_ms.load(Ordering::Relaxed);
-        if self.unmatched.load(Ordering::Relaxed) == 0
-            || now.saturating_sub(last) < UNMATCHED_SUMMARY_MS
-        {
-            return None;
-        }
-        self.unmatched_summary_ms.store(now, Ordering::Relaxed);
-        Some(self.unmatched.swap(0, Ordering::Relaxed))
     }
 
     pub fn oidc(&self) -> Result<&OidcClient> {

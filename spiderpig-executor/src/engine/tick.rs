@@ -19,23 +19,27 @@ impl Engine {
         self.end_timed_freeze()?;
         self.enforce_run_timeouts()?;
         self.expire_sessions()?;
-        self.summarise_unmatched_logins()?;
+        self.summarise_refused_logins()?;
         Ok(())
     }
 
-    /// One audit record for the login callbacks that matched no login in
-    /// flight since the last one (at most one a minute).
-    fn summarise_unmatched_logins(&self) -> Result<()> {
-        let Some(n) = self.sessions.unmatched_due(self.now()) else {
+    /// One audit record per kind of refused callback counted since the
+    /// last (at most one a minute; see `tally`).
+    fn summarise_refused_logins(&self) -> Result<()> {
+        let due = self.sessions.refusals.due(self.now());
+        if due.is_empty() {
             return Ok(());
-        };
-        tracing::warn!(count = n, "login callbacks matched no login in flight");
-        let reason = format!("{n} callbacks matched no login in flight");
+        }
         self.store.write(|tx| {
-            self.audit(
-                tx,
-                Audit::refused("-", "login.state_invalid", "login", &reason, "-"),
-            )
+            for (action, n, last) in &due {
+                tracing::warn!(action, count = n, "refused sign-in callbacks");
+                let reason = match *action {
+                    "login.state_invalid" => format!("{n} callbacks matched no login in flight"),
+                    _ => format!("{n} sign-ins refused; the last: {last}"),
+                };
+                self.audit(tx, Audit::refused("-", action, "login", &reason, "-"))?;
+            }
+            Ok(())
         })
     }
 
