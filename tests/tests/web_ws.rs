@@ -421,3 +421,76 @@ async fn a_queue_or_job_change_is_encoded_once_by_the_executor_however_many_sock
     }
     Ok(())
 }
+
+/// F3: 40 lines of 65,000 bytes, then the rest of the run. Every reader
+/// pages by bytes as well as records, so each reaches the last record: the
+/// socket, `log.txt`, the JSON API and the admin's log (what `ctl log`
+/// reads). Before, one page of them passed the 1 MiB message limit and the
+/// log stopped there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_lines_of_65000_bytes_reach_every_reader_and_so_does_what_follows()
+-> anyhow::Result<()> {
+    use spiderpig_proto::v1 as pb;
+    let mut opts = WebOptions::default();
+    opts.harness.fake_scap =
+        json!({"pace": "instant", "flood_lines": 40, "flood_line_bytes": 65_000});
+    let web = WebHarness::start(opts).await?;
+    let mut b = web.browser();
+    b.login("deployer1", "deployer1-pass").await?;
+    let id = id_of(&b.submit(json!([1006])).await?);
+    let mut ws = b.ws().await?;
+    ws.watch(id, 0).await?;
+    b.act(id, "ready").await?;
+    b.answer(id, "Backport the changes?", "y").await?;
+    let done = b.wait_state(id, "awaiting_finish").await?;
+    let last = done["last_seq"].as_u64().expect("last_seq");
+
+    let mut seqs = Vec::new();
+    while seqs.last().copied().unwrap_or(0) < last {
+        let frame = ws.wait_for(SECS(20), |f| f["type"] == "log").await?;
+        seqs.extend(log_seqs(&frame, id));
+    }
+    assert_eq!(seqs, (1..=last).collect::<Vec<_>>(), "the socket");
+
+    let text = b.get(&format!("/jobs/{id}/log.txt")).await?.text().await?;
+    let long = text.lines().filter(|l| l.len() > 60_000).count();
+    assert_eq!(long, 40, "log.txt has every long line");
+    assert!(text.contains("exit 0"), "log.txt reaches the end");
+
+    let (mut after, mut api) = (0, Vec::new());
+    loop {
+        let (status, page) = b.json(&format!("/api/jobs/{id}/log?after={after}")).await?;
+        assert_eq!(status, 200, "{page}");
+        let got = page["records"].as_array().cloned().unwrap_or_default();
+        api.extend(got.iter().filter_map(|r| r["seq"].as_u64()));
+        after = api.last().copied().unwrap_or(after);
+        if page["more"] != true {
+            break;
+        }
+    }
+    assert_eq!(api, (1..=last).collect::<Vec<_>>(), "the JSON API");
+
+    let mut admin = web.exec.admin();
+    let (mut after, mut admin_seqs) = (0, Vec::new());
+    loop {
+        let page = admin
+            .admin_get_log(pb::AdminGetLogRequest {
+                job_id: id,
+                after_seq: after,
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        admin_seqs.extend(page.records.iter().map(|r| r.seq));
+        after = admin_seqs.last().copied().unwrap_or(after);
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(
+        admin_seqs,
+        (1..=last).collect::<Vec<_>>(),
+        "the admin's log"
+    );
+    Ok(())
+}

@@ -92,6 +92,9 @@ pub const MAX_LOG_PAGE: usize = 5000;
 pub const PAGE_BYTES: usize = 256 * 1024;
 /// What a record costs in a message beyond its text (ids, kind, time, tags).
 pub const RECORD_OVERHEAD: usize = 64;
+/// The most one record can cost: the longest line scap's output is cut to,
+/// and its overhead.
+pub const MAX_RECORD_BYTES: usize = spiderpig_policy::limits::MAX_LINE_BYTES + RECORD_OVERHEAD;
 
 type Buffer = Arc<Mutex<JobLog>>;
 

@@ -37,7 +37,7 @@ use std::sync::Arc;
 use spiderpig_policy::{Actor, JobEvent, ScapPath};
 
 pub use audit::Audit;
-pub use job_logs::JobLog;
+pub use job_logs::{JobLog, MAX_RECORD_BYTES, PAGE_BYTES, RECORD_OVERHEAD};
 pub use session::Caller;
 pub use views::{AuditEntry, FreezeView, JobView, LogPage, QueueView, SessionView, StatusView};
 

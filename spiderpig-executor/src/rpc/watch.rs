@@ -27,7 +27,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::{Stream, StreamExt};
 use tonic::Status;
 
-use crate::engine::{Caller, Engine};
+use crate::engine::{Caller, Engine, MAX_RECORD_BYTES, PAGE_BYTES, RECORD_OVERHEAD};
 use crate::hub::Revocation;
 
 /// Heartbeat period (browsers and proxies drop idle connections).
@@ -37,7 +37,8 @@ const SESSION_CHECK: Duration = Duration::from_millis(500);
 /// How long a send may wait for room in the client's buffer before the
 /// stream counts as stalled.
 const STALL: Duration = Duration::from_secs(1);
-/// Most records per LogRecords event.
+/// Most records per LogRecords event; a batch is also cut to
+/// [`PAGE_BYTES`] of text, like every page of a log.
 const LOG_BATCH: usize = 256;
 
 /// Boxed: a `pb::Event` is 512 bytes and tokio's channel allocates its slots
@@ -213,10 +214,14 @@ impl Watcher {
                 },
                 r = recv(&mut logs) => match r {
                     Ok(first) => {
+                        let mut bytes = first.text.len() + RECORD_OVERHEAD;
                         let mut batch = vec![first];
-                        while batch.len() < LOG_BATCH {
+                        while batch.len() < LOG_BATCH && bytes < PAGE_BYTES - MAX_RECORD_BYTES {
                             match logs.as_mut().map(|l| l.try_recv()) {
-                                Some(Ok(rec)) => batch.push(rec),
+                                Some(Ok(rec)) => {
+                                    bytes += rec.text.len() + RECORD_OVERHEAD;
+                                    batch.push(rec);
+                                }
                                 _ => break,
                             }
                         }

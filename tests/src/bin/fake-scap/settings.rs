@@ -15,6 +15,8 @@ use crate::clock::Pace;
 pub const FILE_NAME: &str = "fake-scap.json";
 pub const DEFAULT_FLOOD_LINES: u64 = 100_000;
 const MAX_FLOOD_LINES: u64 = 100_000_000;
+/// Bytes a padded flood line may have, at most (the executor cuts at 64 KiB).
+const MAX_FLOOD_LINE_BYTES: usize = 1024 * 1024;
 /// Lines per second of a paced flood, at most.
 const MAX_FLOOD_RATE: u64 = 10_000_000;
 
@@ -25,6 +27,8 @@ pub struct Settings {
     /// Lines per second of the flood scenario; `None`: as fast as the pipe
     /// takes them.
     pub flood_rate: Option<u64>,
+    /// Pad each flood line to this many bytes (`None`: as they come, ~70).
+    pub flood_line_bytes: Option<usize>,
     pub record_invocations: bool,
 }
 
@@ -34,6 +38,7 @@ impl Default for Settings {
             pace: Pace::INSTANT,
             flood_lines: DEFAULT_FLOOD_LINES,
             flood_rate: None,
+            flood_line_bytes: None,
             record_invocations: false,
         }
     }
@@ -45,6 +50,7 @@ struct SettingsFile {
     pace: Option<PaceSetting>,
     flood_lines: Option<u64>,
     flood_rate: Option<u64>,
+    flood_line_bytes: Option<usize>,
     record_invocations: Option<bool>,
 }
 
@@ -101,10 +107,19 @@ fn parse(text: &str) -> Result<Settings, String> {
         }
         r => r,
     };
+    if file
+        .flood_line_bytes
+        .is_some_and(|b| b > MAX_FLOOD_LINE_BYTES)
+    {
+        return Err(format!(
+            "flood_line_bytes must be at most {MAX_FLOOD_LINE_BYTES}"
+        ));
+    }
     Ok(Settings {
         pace,
         flood_lines,
         flood_rate,
+        flood_line_bytes: file.flood_line_bytes,
         record_invocations: file
             .record_invocations
             .unwrap_or(defaults.record_invocations),
@@ -118,7 +133,7 @@ mod tests {
     #[test]
     fn parses_every_field() {
         let s = parse(
-            r#"{"pace": "realistic", "flood_lines": 7, "flood_rate": 500, "record_invocations": true}"#,
+            r#"{"pace": "realistic", "flood_lines": 7, "flood_rate": 500, "flood_line_bytes": 900, "record_invocations": true}"#,
         )
         .unwrap();
         assert_eq!(
@@ -127,6 +142,7 @@ mod tests {
                 pace: Pace::REALISTIC,
                 flood_lines: 7,
                 flood_rate: Some(500),
+                flood_line_bytes: Some(900),
                 record_invocations: true
             }
         );

@@ -33,11 +33,15 @@ pub fn flood(run: &mut Run) -> Result<(), Stop> {
                 std::thread::sleep(wait);
             }
         }
-        let text = format!(
+        let mut text = format!(
             "{} flood line {i} of {total} t_ns={}",
             hms_now(),
             unix_nanos()
         );
+        if let Some(bytes) = run.settings.flood_line_bytes {
+            let pad = bytes.saturating_sub(text.len() + 1);
+            text = format!("{text} {}", "p".repeat(pad));
+        }
         let line = if run.io.colour() {
             format!("\u{1b}[32m{text}\u{1b}[0m")
         } else {
