@@ -412,6 +412,7 @@ impl DeployerClient {
             job_id: job.map_or(0, JobId::get),
             after_seq,
             logs_only: false,
+            session_ends: false,
         };
         Ok(self.raw.watch(req).await?.into_inner())
     }

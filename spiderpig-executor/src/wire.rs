@@ -256,3 +256,18 @@ impl Hub {
         self.publish_log(log(job, seq, row));
     }
 }
+
+/// A session's end as the web's shared stream hears of it.
+pub fn session_ended(rev: &crate::hub::Revocation, reason: String) -> pb::SessionEnded {
+    use crate::hub::Revocation;
+    let mut ended = pb::SessionEnded {
+        reason,
+        ..Default::default()
+    };
+    match rev {
+        Revocation::Session(hash) => ended.session_hash = hash.clone(),
+        Revocation::User(name) => ended.username = name.clone(),
+        Revocation::All => ended.everyone = true,
+    }
+    ended
+}

@@ -217,6 +217,7 @@ async fn sigterm_during_a_run_exits_promptly_with_the_state_on_disk() -> anyhow:
             job_id: job.id,
             after_seq: 0,
             logs_only: false,
+            session_ends: false,
         })
         .await?
         .into_inner();

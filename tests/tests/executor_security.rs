@@ -216,6 +216,7 @@ fn watch_from_start(session: Option<pb::Session>, job_id: u64) -> pb::WatchReque
         job_id,
         after_seq: 0,
         logs_only: false,
+        session_ends: false,
     }
 }
 
@@ -295,6 +296,7 @@ async fn watch_replays_from_any_seq_with_no_gap_and_no_duplicate() -> anyhow::Re
                 job_id: job.id,
                 after_seq: after,
                 logs_only: false,
+                session_ends: false,
             })
             .await?
             .into_inner();

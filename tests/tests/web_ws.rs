@@ -388,10 +388,14 @@ async fn a_queue_or_job_change_is_encoded_once_by_the_executor_however_many_sock
         sockets.push(ws);
     }
     let hub = web.exec.engine().hub().clone();
-    // One stream carries the global events; the others (one per session)
-    // only their session's end.
+    // One stream carries the global events and every session's end: none
+    // per session, none per socket.
     assert_eq!(hub.event_subscribers(), 1);
-    assert_eq!(hub.watchers(), 1 + 2, "global feed + one guard per session");
+    assert_eq!(
+        hub.watchers(),
+        1,
+        "the shared feed is the web's only stream"
+    );
     let (published, streamed) = (hub.events_published(), hub.events_streamed());
     let id = id_of(&b1.submit(json!([42])).await?);
     let has_it = |f: &serde_json::Value| {

@@ -46,14 +46,22 @@ const LOG_BATCH: usize = 256;
 /// one per signed-in session, mostly idle) would hold 16 KiB of empty slots.
 type Tx = mpsc::Sender<Box<pb::Event>>;
 
-/// Open a stream for an authenticated caller; `logs_only`: without the
-/// global events (queue, job, prompt, freeze).
+/// What a stream carries beyond its job's log.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Carries {
+    /// Without the global events (queue, job, prompt, freeze).
+    pub logs_only: bool,
+    /// With every session's end (`SessionEnded`).
+    pub session_ends: bool,
+}
+
+/// Open a stream for an authenticated caller.
 pub(super) fn open(
     engine: Arc<Engine>,
     caller: Caller,
     job: u64,
     after_seq: u64,
-    logs_only: bool,
+    carries: Carries,
 ) -> impl Stream<Item = Result<pb::Event, Status>> + Send + 'static {
     let capacity = engine.config().limits.watch_buffer.clamp(16, 4096);
     let (tx, rx) = mpsc::channel(capacity);
@@ -70,7 +78,8 @@ pub(super) fn open(
             engine,
             job,
             cur: seq::Cursor::new(after_seq),
-            logs_only,
+            logs_only: carries.logs_only,
+            session_ends: carries.session_ends,
             stalled: false,
             tx,
         };
@@ -148,6 +157,8 @@ struct Watcher {
     cur: seq::Cursor,
     /// No global events on this stream.
     logs_only: bool,
+    /// Every session's end on this stream.
+    session_ends: bool,
     /// The client's buffer stayed full: events are being dropped.
     stalled: bool,
     tx: Tx,
@@ -187,6 +198,7 @@ impl Watcher {
     async fn run(&mut self) -> Result<(), Closed> {
         let hub = self.engine.hub().clone();
         let mut events = (!self.logs_only).then(|| hub.subscribe());
+        let mut ends = self.session_ends.then(|| hub.subscribe_revocations());
         let mut logs = if self.job != 0 {
             let (rx, live_from) = self.engine.subscribe_log(self.job);
             self.catch_up(live_from.saturating_sub(1)).await?;
@@ -211,6 +223,16 @@ impl Watcher {
                     // Fell behind on global events: resynchronise with a snapshot.
                     Err(broadcast::error::RecvError::Lagged(_)) => self.send_queue().await?,
                     Err(broadcast::error::RecvError::Closed) => return Err(Closed),
+                },
+                r = recv(&mut ends) => match r {
+                    Ok((rev, reason)) => {
+                        self.offer(pb::event::Kind::SessionEnded(crate::wire::session_ended(&rev, reason))).await?;
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let recheck = pb::SessionEnded { recheck: true, ..Default::default() };
+                        self.offer(pb::event::Kind::SessionEnded(recheck)).await?;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => ends = None,
                 },
                 r = recv(&mut logs) => match r {
                     Ok(first) => {

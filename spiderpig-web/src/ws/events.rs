@@ -2,9 +2,9 @@
 //! job, prompt, freeze, and `executor up`/`down`) come ready-made from the
 //! web process's one shared feed (`fanout`, key `GLOBAL`): serialised once
 //! for everyone, or, for queue and job events (the viewer's `actions`), once
-//! per person and shared by their sockets. The session's end comes from its guard (`guard`), shared by the
-//! session's sockets. Trust: the executor decides whether the session is
-//! still valid, on every (re)open of the guard's stream.
+//! per person and shared by their sockets. The session's end comes from its
+//! guard (`guard`), told by the same shared feed. Trust: the executor
+//! decides whether the session is still valid.
 
 use tokio::sync::broadcast::error::RecvError;
 
@@ -16,7 +16,7 @@ pub async fn run(ctx: &Ctx) -> End {
     let c = &ctx.conn;
     // Join both before sending anything, so nothing published meanwhile
     // is missed.
-    let mut held = c.hub.guards().hold(&c.token, &c.origin);
+    let mut held = c.hub.guards().hold(&c.token, &c.viewer.username, &c.origin);
     let mut sub = c.hub.fanout().subscribe(GLOBAL, &c.token, &c.origin);
     tokio::select! {
         biased;

@@ -33,6 +33,7 @@ use spiderpig_proto::v1 as pb;
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
+use super::guard::SessionGuards;
 use super::protocol::{self, Incoming, ServerMsg};
 use super::upstream;
 use crate::executor::{Executor, RequestContext};
@@ -121,6 +122,8 @@ struct Shared {
     serialised: Arc<AtomicU64>,
     /// Follows the lock holder from the global events.
     monitor: Monitor,
+    /// Told of every session's end by the global events.
+    guards: SessionGuards,
 }
 
 /// One job's feed, as the map keeps it.
@@ -219,7 +222,12 @@ impl Drop for Subscription {
 
 impl LogFanout {
     /// `capacity`: entries in each job's broadcast ring (`limits.ws_queue`).
-    pub fn new(executor: Executor, capacity: usize, monitor: Monitor) -> LogFanout {
+    pub fn new(
+        executor: Executor,
+        capacity: usize,
+        monitor: Monitor,
+        guards: SessionGuards,
+    ) -> LogFanout {
         LogFanout {
             shared: Arc::new(Shared {
                 executor,
@@ -228,12 +236,18 @@ impl LogFanout {
                 next_id: AtomicU64::new(1),
                 serialised: Arc::new(AtomicU64::new(0)),
                 monitor,
+                guards,
             }),
         }
     }
 
     pub fn monitor(&self) -> &Monitor {
         &self.shared.monitor
+    }
+
+    /// The sessions whose ends the global events tell of.
+    pub fn guards(&self) -> &SessionGuards {
+        &self.shared.guards
     }
 
     fn feeds(&self) -> MutexGuard<'_, HashMap<u64, Feed>> {
@@ -432,7 +446,8 @@ mod tests {
             std::time::Duration::from_secs(1),
         );
         let monitor = Monitor::from_config(&crate::monitor::config::Monitoring::default());
-        LogFanout::new(executor, 16, monitor)
+        let guards = SessionGuards::new(executor.clone());
+        LogFanout::new(executor, 16, monitor, guards)
     }
 
     fn records(seqs: std::ops::RangeInclusive<u64>) -> Vec<pb::LogRecord> {

@@ -1,27 +1,30 @@
-//! Each session's end, watched once for all of its sockets. Trust: internal;
-//! the executor decides whether a session is still valid, on every (re)open
-//! of its stream, and holds the token only while a socket of it is open.
+//! Each session's end, for all of its sockets. Trust: internal; the
+//! executor decides whether a session is still valid, the web only matches
+//! what it is told against the sessions it holds.
 //!
-//! A socket's global events come from the shared feed (`fanout`, the
-//! [`GLOBAL`](super::fanout::GLOBAL) key), opened with one watcher's
-//! session; so whether *this* socket's session still holds is asked apart:
-//! one `Watch(job 0, logs_only)` stream per session, which carries nothing
-//! but heartbeats and the session's end (logout, ban, expiry: the executor
-//! ends it within a second). Every socket of the session is closed at once
-//! with the reason. Tabs of one browser share its session, so they share
-//! one stream. While the executor is unreachable the stream is retried with
-//! backoff; reopening tells a dead session apart (UNAUTHENTICATED).
+//! A socket's global events come from the web process's one shared feed
+//! (`fanout`, the [`GLOBAL`](super::fanout::GLOBAL) key). That stream also
+//! carries every session's end (`SessionEnded`: one session by the SHA-256
+//! of its token, a user's sessions, or everyone's), and [`SessionGuards`]
+//! closes every socket of an ended session at once with the reason. So no
+//! session holds an executor stream of its own: a signed-in browser costs
+//! the executor nothing while it watches.
+//!
+//! What the shared stream cannot have said is asked once per session with
+//! `WhoAmI` ([`SessionGuards::recheck`]): when a session is first held (it
+//! may have ended between the socket's sign-in check and joining), when the
+//! shared stream (re)opens (the executor restarted, or the stream broke),
+//! and when the executor says the stream fell behind.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use sha2::{Digest, Sha256};
 use spiderpig_proto::v1 as pb;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
-use tonic::{Status, Streaming};
 
-use super::retry::{Backoff, Class, SESSION_ENDED, classify};
-use crate::executor::{Executor, RequestContext, session};
+use super::retry::{Class, SESSION_ENDED, classify};
+use crate::executor::{Executor, RequestContext, Session};
 
 /// All sessions with an open socket; cheap to clone.
 #[derive(Clone)]
@@ -36,10 +39,12 @@ struct Shared {
 }
 
 struct Guard {
+    hash: [u8; 32],
+    username: String,
+    origin: RequestContext,
     /// `Some(reason)` once the session has ended.
-    ended: watch::Receiver<Option<String>>,
+    ended: watch::Sender<Option<String>>,
     sockets: usize,
-    stop: CancellationToken,
 }
 
 /// A socket's hold on its session's guard; leaving is dropping it.
@@ -58,8 +63,8 @@ impl Held {
         };
         match reason {
             Some(reason) => reason,
-            // The guard's task is gone while we hold it: never (it only
-            // stops when the last socket leaves).
+            // The guard went while we hold it: never (only the last
+            // socket's leaving removes it).
             None => std::future::pending().await,
         }
     }
@@ -85,42 +90,38 @@ impl SessionGuards {
         self.shared.guards.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sessions watched now (one executor stream each).
-    pub fn open(&self) -> usize {
+    /// Sessions held now (they hold no executor stream).
+    pub fn held(&self) -> usize {
         self.guards().len()
     }
 
-    /// Watch `token`'s session for this socket, starting its stream if no
-    /// other socket of the session has one.
-    pub fn hold(&self, token: &str, origin: &RequestContext) -> Held {
+    /// Follow `token`'s session (of `username`) for this socket. A session
+    /// held for the first time is asked about once: it may have ended since
+    /// the socket's sign-in check, before the shared stream could say.
+    pub fn hold(&self, token: &str, username: &str, origin: &RequestContext) -> Held {
         let mut guards = self.guards();
+        let mut first = false;
         let guard = guards.entry(token.to_string()).or_insert_with(|| {
-            let (tx, ended) = watch::channel(None);
-            let stop = CancellationToken::new();
-            let task = follow(
-                self.shared.executor.clone(),
-                token.to_string(),
-                origin.clone(),
-            );
-            let cancelled = stop.clone();
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = cancelled.cancelled() => {}
-                    reason = task => { let _ = tx.send(Some(reason)); }
-                }
-            });
+            first = true;
             Guard {
-                ended,
+                hash: Sha256::digest(token.as_bytes()).into(),
+                username: username.to_string(),
+                origin: origin.clone(),
+                ended: watch::channel(None).0,
                 sockets: 0,
-                stop,
             }
         });
         guard.sockets += 1;
-        Held {
-            ended: guard.ended.clone(),
+        let held = Held {
+            ended: guard.ended.subscribe(),
             token: token.to_string(),
             guards: self.clone(),
+        };
+        drop(guards);
+        if first {
+            self.check(token.to_string(), origin.clone());
         }
+        held
     }
 
     fn leave(&self, token: &str) {
@@ -128,60 +129,73 @@ impl SessionGuards {
         if let Some(g) = guards.get_mut(token) {
             g.sockets -= 1;
             if g.sockets == 0 {
-                g.stop.cancel();
                 guards.remove(token);
             }
         }
     }
-}
 
-/// Follow the session until it ends; returns the reason.
-async fn follow(executor: Executor, token: String, origin: RequestContext) -> String {
-    let mut backoff = Backoff::default();
-    loop {
-        match open(&executor, &token, &origin).await {
-            Ok(stream) => {
-                backoff.reset();
-                if let Some(reason) = pump(stream).await {
-                    return reason;
-                }
-            }
-            Err(status) if classify(&status) == Class::Revoked => return SESSION_ENDED.into(),
-            Err(_) => {}
+    /// The executor says sessions ended: end every held one it names.
+    pub fn ended(&self, e: &pb::SessionEnded) {
+        if e.recheck {
+            self.recheck();
+            return;
         }
-        backoff.wait().await;
+        let reason = if e.reason.is_empty() {
+            SESSION_ENDED.to_string()
+        } else {
+            e.reason.clone()
+        };
+        for g in self.guards().values() {
+            let hit = e.everyone
+                || (!e.username.is_empty() && e.username == g.username)
+                || e.session_hash.as_slice() == g.hash.as_slice();
+            if hit {
+                g.ended.send_replace(Some(reason.clone()));
+            }
+        }
     }
-}
 
-async fn open(
-    executor: &Executor,
-    token: &str,
-    origin: &RequestContext,
-) -> Result<Streaming<pb::Event>, Status> {
-    let req = pb::WatchRequest {
-        ctx: origin.pb(),
-        session: session(token),
-        job_id: 0,
-        after_seq: 0,
-        logs_only: true,
-    };
-    Ok(executor.raw().watch(req).await?.into_inner())
-}
-
-/// `Some(reason)` when the session ended; `None` when the stream broke.
-async fn pump(mut stream: Streaming<pb::Event>) -> Option<String> {
-    use pb::event::Kind;
-    loop {
-        match stream.message().await {
-            Ok(Some(pb::Event {
-                kind: Some(Kind::SessionRevoked(r)),
-            })) => return Some(r.reason),
-            // Heartbeats (a logs-only stream of job 0 carries nothing else).
-            Ok(Some(_)) => {}
-            Err(status) if classify(&status) == Class::Revoked => {
-                return Some(SESSION_ENDED.into());
-            }
-            Ok(None) | Err(_) => return None,
+    /// The session of `token` ended (the executor ended a stream opened
+    /// with it).
+    pub fn end_token(&self, token: &str, reason: Option<String>) {
+        if let Some(g) = self.guards().get(token) {
+            g.ended
+                .send_replace(Some(reason.unwrap_or_else(|| SESSION_ENDED.into())));
         }
+    }
+
+    /// Ask the executor about every held session once (the shared stream
+    /// could not have told of some ends).
+    pub fn recheck(&self) {
+        let held: Vec<(String, RequestContext)> = self
+            .guards()
+            .iter()
+            .map(|(token, g)| (token.clone(), g.origin.clone()))
+            .collect();
+        for (token, origin) in held {
+            self.check(token, origin);
+        }
+    }
+
+    /// Ask whether one session still holds; end it if the executor says
+    /// it does not. Anything else (the executor away) changes nothing: the
+    /// shared stream's reopening asks again.
+    fn check(&self, token: String, origin: RequestContext) {
+        let guards = self.clone();
+        tokio::spawn(async move {
+            let session = Session::new(token.as_str());
+            let answer = guards
+                .shared
+                .executor
+                .client()
+                .who_am_i(&session, &origin)
+                .await;
+            if let Err(status) = answer
+                && classify(&status) == Class::Revoked
+                && let Some(g) = guards.guards().get(&token)
+            {
+                g.ended.send_replace(Some(SESSION_ENDED.into()));
+            }
+        });
     }
 }

@@ -29,7 +29,6 @@ struct Inner {
     max: usize,
     shutdown: CancellationToken,
     fanout: LogFanout,
-    guards: SessionGuards,
     invalid: AtomicU64,
     /// The monitoring panels' poller (its frames go to every socket).
     monitor: Monitor,
@@ -48,8 +47,12 @@ impl WsHub {
                 permits: Arc::new(Semaphore::new(limits.ws_connections)),
                 max: limits.ws_connections,
                 shutdown: CancellationToken::new(),
-                fanout: LogFanout::new(executor.clone(), limits.ws_queue, monitor.clone()),
-                guards: SessionGuards::new(executor),
+                fanout: LogFanout::new(
+                    executor.clone(),
+                    limits.ws_queue,
+                    monitor.clone(),
+                    SessionGuards::new(executor),
+                ),
                 invalid: AtomicU64::new(0),
                 monitor,
             }),
@@ -96,14 +99,19 @@ impl WsHub {
     }
 
     pub(crate) fn guards(&self) -> &SessionGuards {
-        &self.inner.guards
+        self.inner.fanout.guards()
     }
 
     /// Executor streams this web process holds now: one per followed job's
-    /// log, one for the global events (while any socket is open) and one
-    /// per signed-in session with a socket; never one per socket.
+    /// log and one for the global events (while any socket is open, with
+    /// every session's end); never one per socket or per session.
     pub fn executor_streams(&self) -> usize {
-        self.inner.fanout.feeds_open() + self.inner.guards.open()
+        self.inner.fanout.feeds_open()
+    }
+
+    /// Signed-in sessions with an open socket (they hold no stream).
+    pub fn sessions_held(&self) -> usize {
+        self.inner.fanout.guards().held()
     }
 
     /// Frames serialised by the fan-out (one per log batch or global event,

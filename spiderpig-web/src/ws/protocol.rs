@@ -133,7 +133,9 @@ pub fn incoming(event: &pb::Event, viewer: &Viewer) -> Incoming {
             freeze: views::freeze(f.freeze.as_ref()),
         }),
         Some(Kind::SessionRevoked(r)) => return Incoming::Revoked(r.reason.clone()),
-        Some(Kind::Log(_) | Kind::Skipped(_) | Kind::Heartbeat(_)) | None => None,
+        // Sessions' ends go to their guards (`guard`), never to a browser.
+        Some(Kind::Log(_) | Kind::Skipped(_) | Kind::Heartbeat(_) | Kind::SessionEnded(_))
+        | None => None,
     };
     msg.map_or(Incoming::Ignore, |m| Incoming::Forward(encode(&m)))
 }

@@ -17,8 +17,9 @@ use crate::executor::session;
 
 /// How a stream ended.
 enum Ended {
-    /// Its session ended: use another watcher's, at once.
-    Revoked,
+    /// Its session ended (with the executor's reason, if it gave one): use
+    /// another watcher's, at once.
+    Revoked(Option<String>),
     /// The watcher whose session it used left: use another's, at once.
     Switch,
     /// The executor went away: retry after a wait.
@@ -59,17 +60,30 @@ async fn follow(fanout: &LogFanout, core: &FeedCore) {
                 backoff.reset();
                 if core.job == GLOBAL {
                     core.set_executor_up(true);
+                    // Ends while no stream was open went unheard: ask.
+                    fanout.guards().recheck();
                 }
                 pump(fanout, core, stream, cur.get_or_insert(seq::Cursor::new(0))).await
             }
             Err(status) => match classify(&status) {
                 Class::Down => Ended::Down,
-                // Refused (no such job, not allowed): this session cannot feed it.
-                Class::Revoked | Class::Refused => Ended::Revoked,
+                Class::Revoked => Ended::Revoked(None),
+                // Refused (no such job, not allowed): this session cannot
+                // feed it, though it may well hold.
+                Class::Refused => {
+                    fanout.mark_dead(core, id);
+                    continue;
+                }
             },
         };
         match ended {
-            Ended::Revoked => fanout.mark_dead(core, id),
+            Ended::Revoked(reason) => {
+                // The stream's own session is the one stream that cannot
+                // carry its end as a `SessionEnded`: its sockets hear of it
+                // here.
+                fanout.guards().end_token(&watcher.token, reason);
+                fanout.mark_dead(core, id);
+            }
             Ended::Switch => {}
             Ended::Down => {
                 core.set_executor_up(false);
@@ -111,6 +125,7 @@ async fn open(
         after_seq,
         // The global events have their own feed.
         logs_only: true,
+        session_ends: false,
     };
     Ok(client.watch(req).await?.into_inner())
 }
@@ -123,6 +138,8 @@ async fn open_globals(fanout: &LogFanout, who: &Watcher) -> Result<Streaming<pb:
         job_id: 0,
         after_seq: 0,
         logs_only: false,
+        // Every session's end, for the sockets' guards.
+        session_ends: true,
     };
     Ok(fanout.executor().raw().watch(req).await?.into_inner())
 }
@@ -145,12 +162,16 @@ async fn pump(
         let event = match next {
             Ok(Some(event)) => event,
             Ok(None) => return Ended::Down,
-            Err(status) if classify(&status) == Class::Revoked => return Ended::Revoked,
+            Err(status) if classify(&status) == Class::Revoked => return Ended::Revoked(None),
             Err(_) => return Ended::Down,
         };
-        if let Some(Kind::SessionRevoked(_)) = event.kind {
+        if let Some(Kind::SessionRevoked(r)) = event.kind {
             // The session lent to this stream ended (not the others').
-            return Ended::Revoked;
+            return Ended::Revoked(Some(r.reason));
+        }
+        if let Some(Kind::SessionEnded(e)) = &event.kind {
+            fanout.guards().ended(e);
+            continue;
         }
         if core.job == GLOBAL {
             // The monitoring panels follow the job holding the lock.

@@ -265,6 +265,7 @@ pub async fn token_refused(h: &Harness, token: &str) -> bool {
             job_id: 0,
             after_seq: 0,
             logs_only: false,
+            session_ends: false,
         })
         .await;
     let refused = |code: Option<Code>| code == Some(Code::Unauthenticated);
@@ -294,6 +295,7 @@ impl Watch {
                 job_id: 0,
                 after_seq: 0,
                 logs_only: false,
+                session_ends: false,
             })
             .await?
             .into_inner();

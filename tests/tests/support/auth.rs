@@ -473,6 +473,7 @@ pub async fn call_verb(
                 job_id: job,
                 after_seq: 0,
                 logs_only: false,
+                session_ends: false,
             })
             .await),
         other => panic!("no test request for the Deployer verb {other}: add one to call_verb"),

@@ -273,7 +273,7 @@ impl Verb for GetLog {
 pub struct Follow {
     job: Option<JobId>,
     after_seq: u64,
-    logs_only: bool,
+    carries: crate::rpc::watch::Carries,
 }
 
 /// Live events for one browser tab.
@@ -290,7 +290,10 @@ impl Verb for Watch {
         Ok(Follow {
             job,
             after_seq: r.after_seq,
-            logs_only: r.logs_only,
+            carries: crate::rpc::watch::Carries {
+                logs_only: r.logs_only,
+                session_ends: r.session_ends,
+            },
         })
     }
     fn target(f: &Follow) -> String {
@@ -306,7 +309,7 @@ impl Verb for Watch {
             e.get_job(id)?;
         }
         let job = f.job.map_or(0, JobId::get);
-        let stream = crate::rpc::watch::open(e.clone(), who.clone(), job, f.after_seq, f.logs_only);
+        let stream = crate::rpc::watch::open(e.clone(), who.clone(), job, f.after_seq, f.carries);
         Ok(Box::pin(stream))
     }
 }
