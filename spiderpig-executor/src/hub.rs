@@ -4,8 +4,9 @@
 //! loses the oldest events and is told so (it then gets a "skipped" event and
 //! can fetch the gap with GetLog); it never slows the publisher or anyone else.
 //! Events are shared behind `Arc`, encoded once per stream by tonic; the web
-//! holds one stream with the global events per process (its log feeds and
-//! session guards ask for `logs_only`), so each is encoded once.
+//! holds one stream with the global events per process (it also asks for
+//! every session's end; its log feeds ask for `logs_only`), so each is
+//! encoded once.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

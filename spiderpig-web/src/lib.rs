@@ -32,7 +32,7 @@
 //!   words as data ([`pages::vocab`]).
 //! - [`ws`]: the WebSocket `/ws` (live queue, job, prompt, freeze and log
 //!   events; one shared log feed per watched job, one shared feed of the
-//!   global events, one session guard per signed-in session).
+//!   global events, which also tells of every session's end).
 //! - [`assets`]: embedded static files.
 //! - [`server`]: listening (TLS with rustls, or loopback HTTP) and shutdown.
 //! - [`state`]: what every handler shares (configuration, the executor and

@@ -199,3 +199,77 @@ impl SessionGuards {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn guards() -> SessionGuards {
+        // An executor that is not there: the first-hold check changes nothing.
+        let executor = Executor::new("/nonexistent/executor.sock".into(), Duration::from_secs(1));
+        SessionGuards::new(executor)
+    }
+
+    fn hash(token: &str) -> Vec<u8> {
+        Sha256::digest(token.as_bytes()).to_vec()
+    }
+
+    async fn ends_soon(held: &mut Held) -> Option<String> {
+        tokio::time::timeout(Duration::from_millis(200), held.ended())
+            .await
+            .ok()
+    }
+
+    #[tokio::test]
+    async fn an_end_closes_exactly_the_sessions_it_names() {
+        let g = guards();
+        let ctx = RequestContext::default();
+        let mut ann = g.hold("tok-ann", "ann", &ctx);
+        let mut ann_tab = g.hold("tok-ann", "ann", &ctx);
+        let mut ann_laptop = g.hold("tok-ann-2", "ann", &ctx);
+        let mut bob = g.hold("tok-bob", "bob", &ctx);
+        assert_eq!(g.held(), 3, "one guard per session, not per socket");
+
+        // Someone else's session, by hash: nobody here.
+        g.ended(&pb::SessionEnded {
+            session_hash: hash("tok-cy"),
+            reason: "signed out".into(),
+            ..Default::default()
+        });
+        assert_eq!(ends_soon(&mut ann).await, None);
+
+        // One session by hash: both its tabs, not ann's other session.
+        g.ended(&pb::SessionEnded {
+            session_hash: hash("tok-ann"),
+            reason: "signed out".into(),
+            ..Default::default()
+        });
+        assert_eq!(ends_soon(&mut ann).await.as_deref(), Some("signed out"));
+        assert_eq!(ends_soon(&mut ann_tab).await.as_deref(), Some("signed out"));
+        assert_eq!(ends_soon(&mut ann_laptop).await, None);
+        assert_eq!(ends_soon(&mut bob).await, None);
+
+        // A user's sessions, then everyone's.
+        g.ended(&pb::SessionEnded {
+            username: "ann".into(),
+            reason: "banned by an admin".into(),
+            ..Default::default()
+        });
+        assert_eq!(
+            ends_soon(&mut ann_laptop).await.as_deref(),
+            Some("banned by an admin")
+        );
+        assert_eq!(ends_soon(&mut bob).await, None);
+        g.ended(&pb::SessionEnded {
+            everyone: true,
+            ..Default::default()
+        });
+        assert_eq!(ends_soon(&mut bob).await.as_deref(), Some(SESSION_ENDED));
+
+        // Leaving frees the guards.
+        drop((ann, ann_tab, ann_laptop, bob));
+        assert_eq!(g.held(), 0);
+    }
+}

@@ -3,8 +3,8 @@
 //! Trust: the browser is untrusted. Before the upgrade, `Origin` must be
 //! exactly the public origin (403) and the executor must say the session
 //! cookie belongs to a session that passed TOTP (401); after it, the
-//! session's own guard stream (see `guard`) is opened with it, so the
-//! executor can end it, and every `GetLog` the socket makes is authorized
+//! session's guard (see `guard`) closes the socket when the executor says
+//! the session ended, and every `GetLog` the socket makes is authorized
 //! with it.
 //!
 //! # Layout
@@ -20,8 +20,8 @@
 //! - `fanout`: per-job feeds, each record serialised once for all watchers,
 //!   and the one feed of global events, each serialised once for all sockets.
 //! - `upstream`: a feed's one executor Watch stream.
-//! - `guard`: one logs-only executor stream per session with a socket: the
-//!   session's end (logout, ban, expiry) closes all its sockets at once.
+//! - `guard`: the sessions with a socket; a session's end (logout, ban,
+//!   expiry), told by the shared feed, closes all its sockets at once.
 //! - [`protocol`]: JSON frames and close codes.
 //! - `retry`: backoff, and what an executor error means for a socket.
 
