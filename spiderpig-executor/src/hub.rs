@@ -119,9 +119,27 @@ impl Hub {
             .clone()
     }
 
-    /// Send a log record to the job's watchers. Call in seq order.
+    /// Send a log record to the job's watchers. Call in seq order. A job
+    /// nobody watches has no ring, and none is made for it.
     pub fn publish_log(&self, record: pb::LogRecord) {
-        let _ = self.log_sender(record.job_id).send(Arc::new(record));
+        let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = logs.get(&record.job_id) {
+            let _ = tx.send(Arc::new(record));
+        }
+    }
+
+    /// A watcher of `job` is gone: free the job's ring (every slot of which
+    /// is allocated when it is made) if nobody else watches it.
+    pub fn release_log(&self, job: u64) {
+        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        if logs.get(&job).is_some_and(|tx| tx.receiver_count() == 0) {
+            logs.remove(&job);
+        }
+    }
+
+    /// Jobs with a live ring now.
+    pub fn log_rings(&self) -> usize {
+        self.logs.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// Watch a job's live log records.
@@ -213,5 +231,25 @@ mod tests {
         assert!(Revocation::User("a".into()).hits(&[9], "a"));
         assert!(!Revocation::User("a".into()).hits(&[9], "b"));
         assert!(Revocation::All.hits(&[], "x"));
+    }
+
+    #[tokio::test]
+    async fn a_ring_lives_only_while_someone_watches() {
+        // F12: publishing to a job nobody watches makes no ring; the ring
+        // goes with its last receiver.
+        let hub = Hub::new(1024);
+        hub.publish_log(record(7, 1));
+        assert_eq!(hub.log_rings(), 0);
+        let a = hub.subscribe_log(7);
+        let mut b = hub.subscribe_log(7);
+        assert_eq!(hub.log_rings(), 1);
+        hub.publish_log(record(7, 2));
+        assert_eq!(b.recv().await.expect("live").seq, 2);
+        drop(a);
+        hub.release_log(7);
+        assert_eq!(hub.log_rings(), 1, "b still watches");
+        drop(b);
+        hub.release_log(7);
+        assert_eq!(hub.log_rings(), 0);
     }
 }

@@ -305,19 +305,24 @@ impl JobLogs {
     }
 
     /// Subscribe to a job's live log. Returns the receiver and the first seq
-    /// it will carry: everything below comes from [`JobLogs::page`].
-    pub fn subscribe(&self, job: u64) -> (LiveLog, u64) {
-        match self.existing(job) {
-            Some(log) => {
-                let guard = lock(&log);
-                let rx = self.hub.subscribe_log(job);
-                (rx, guard.last_seq() + 1)
-            }
-            None => {
-                let rx = self.hub.subscribe_log(job);
-                (rx, self.stored_last_seq(job) + 1)
-            }
+    /// it will carry: everything below comes from [`JobLogs::page`]. A job
+    /// that has ended logs no more: no receiver (and no ring is made).
+    pub fn subscribe(&self, job: u64) -> (Option<LiveLog>, u64) {
+        if let Some(log) = self.existing(job) {
+            let guard = lock(&log);
+            let rx = self.hub.subscribe_log(job);
+            return (Some(rx), guard.last_seq() + 1);
         }
+        let (ended, last) = self
+            .store
+            .read(|tx| {
+                Ok(tx
+                    .job(job)?
+                    .map_or((true, 0), |j| (j.state.is_final(), j.last_seq)))
+            })
+            .unwrap_or((true, 0));
+        let rx = (!ended).then(|| self.hub.subscribe_log(job));
+        (rx, last + 1)
     }
 }
 

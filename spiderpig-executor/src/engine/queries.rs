@@ -60,7 +60,7 @@ impl Engine {
 
     /// Subscribe to a job's live log. Returns the receiver and the first seq
     /// it will carry: everything below comes from [`Engine::get_log`].
-    pub fn subscribe_log(&self, job: u64) -> (LiveLog, u64) {
+    pub fn subscribe_log(&self, job: u64) -> (Option<LiveLog>, u64) {
         self.logs.subscribe(job)
     }
 

@@ -86,6 +86,11 @@ pub(super) fn open(
         if let Err(Closed) = w.run().await {
             tracing::debug!("watch stream closed");
         }
+        // Its receiver is gone with `run`: free the job's ring if it was
+        // the last.
+        if job != 0 {
+            hub.release_log(job);
+        }
     });
     ReceiverStream::new(rx).map(|event| Ok(*event))
 }
@@ -202,7 +207,7 @@ impl Watcher {
         let mut logs = if self.job != 0 {
             let (rx, live_from) = self.engine.subscribe_log(self.job);
             self.catch_up(live_from.saturating_sub(1)).await?;
-            Some(rx)
+            rx
         } else {
             None
         };

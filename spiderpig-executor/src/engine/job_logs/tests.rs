@@ -200,3 +200,24 @@ fn pages_of_long_lines_are_capped_in_bytes_and_reach_the_end() {
     assert_eq!(after, last);
     assert!(pages >= 10, "{pages} pages");
 }
+
+#[test]
+fn watching_an_ended_job_makes_no_ring() {
+    // F12: nothing more will be logged, so there is nothing to follow live.
+    let (_dir, e) = engine();
+    let (live, from) = e.logs.subscribe(JOB);
+    assert!(live.is_some(), "a job that may still run is followed");
+    assert_eq!(from, 1);
+    drop(live);
+    e.hub.release_log(JOB);
+    assert_eq!(e.hub.log_rings(), 0);
+    let mut job = e.store.read(|tx| tx.job_or_404(JOB)).expect("job");
+    job.state = spiderpig_policy::JobState::Done;
+    e.store.write(|tx| tx.put_job(&job)).expect("write");
+    let (live, _) = e.logs.subscribe(JOB);
+    assert!(live.is_none());
+    assert_eq!(e.hub.log_rings(), 0);
+    let (live, _) = e.logs.subscribe(999);
+    assert!(live.is_none(), "no such job: no ring");
+    assert_eq!(e.hub.log_rings(), 0);
+}
