@@ -79,6 +79,9 @@ pub struct Limits {
     pub ws_queue: usize,
     /// Open WebSockets in all.
     pub ws_connections: usize,
+    /// Open WebSockets of one session (its browser's tabs), so that one
+    /// signed-in person cannot take every place under `ws_connections`.
+    pub ws_per_session: usize,
 }
 
 impl Default for Limits {
@@ -88,6 +91,7 @@ impl Default for Limits {
             ws_message_bytes: 16 * 1024,
             ws_queue: 512,
             ws_connections: 1000,
+            ws_per_session: 20,
         }
     }
 }
@@ -163,6 +167,12 @@ impl Config {
             return Err(bad(
                 "limits",
                 "ws_queue must be ≥ 16 and ws_connections > 0",
+            ));
+        }
+        if l.ws_per_session == 0 || l.ws_per_session > l.ws_connections {
+            return Err(bad(
+                "limits.ws_per_session",
+                "must be from 1 to limits.ws_connections",
             ));
         }
         let t = &self.timeouts;

@@ -498,3 +498,47 @@ async fn forty_lines_of_65000_bytes_reach_every_reader_and_so_does_what_follows(
     );
     Ok(())
 }
+
+/// F11: one session (one browser's tabs) gets at most `ws_per_session`
+/// sockets; the next is refused plainly, nobody else is affected, and a tab
+/// closing makes room again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_session_cannot_take_every_socket() -> anyhow::Result<()> {
+    let opts = WebOptions {
+        limits: vec!["ws_per_session = 2".into()],
+        ..Default::default()
+    };
+    let web = WebHarness::start(opts).await?;
+    let mut ann = web.browser();
+    ann.login("deployer1", "deployer1-pass").await?;
+    let first = ann.ws().await?;
+    let mut second = ann.ws().await?;
+    second.wait_for(SECS(5), |f| f["type"] == "queue").await?;
+    let cookie = format!("__Host-spiderpig={}", ann.session().expect("session"));
+    let headers = [("origin", web.origin.as_str()), ("cookie", cookie.as_str())];
+    let err = web
+        .ws_raw(&headers, None)
+        .await
+        .err()
+        .expect("a third socket of one session");
+    assert_eq!(refused_status(&err), Some(429), "{err}");
+    assert_eq!(refused_error(&err).as_deref(), Some("ws_session_full"));
+    // Someone else still gets one.
+    let mut bob = web.browser();
+    bob.login("deployer2", "deployer2-pass").await?;
+    let mut theirs = bob.ws().await?;
+    theirs.wait_for(SECS(5), |f| f["type"] == "queue").await?;
+    // A tab closes: room again (the count goes down when its socket ends).
+    drop(first);
+    let deadline = Instant::now() + SECS(5);
+    loop {
+        match web.ws_raw(&headers, None).await {
+            Ok(_) => break,
+            Err(e) if Instant::now() < deadline && refused_status(&e) == Some(429) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => anyhow::bail!("no room after a tab closed: {e}"),
+        }
+    }
+    Ok(())
+}

@@ -35,6 +35,9 @@ pub const HEARTBEAT: Duration = Duration::from_secs(20);
 /// Who this socket serves, from the checks before the upgrade.
 pub struct Conn {
     pub hub: WsHub,
+    /// The session's guard: its end closes the socket; dropping it is the
+    /// socket leaving its session's count.
+    pub session: super::guard::Held,
     pub executor: Executor,
     /// The browser's session token. Never logged.
     pub token: String,

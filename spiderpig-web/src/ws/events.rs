@@ -14,13 +14,13 @@ use super::fanout::{GLOBAL, Subscription};
 /// Forward the global events until the browser's session ends or it leaves.
 pub async fn run(ctx: &Ctx) -> End {
     let c = &ctx.conn;
-    // Join both before sending anything, so nothing published meanwhile
-    // is missed.
-    let mut held = c.hub.guards().hold(&c.token, &c.viewer.username, &c.origin);
+    // The session's guard was joined at the upgrade, and the feed is
+    // joined before anything is sent, so nothing published meanwhile is
+    // missed.
     let mut sub = c.hub.fanout().subscribe(GLOBAL, &c.token, &c.origin);
     tokio::select! {
         biased;
-        reason = held.ended() => End::Revoked(reason),
+        reason = c.session.ended() => End::Revoked(reason),
         Err(Gone) = forward(ctx, &mut sub) => End::ClientGone,
     }
 }

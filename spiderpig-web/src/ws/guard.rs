@@ -56,8 +56,9 @@ pub struct Held {
 
 impl Held {
     /// Resolves with the reason when the session ends.
-    pub async fn ended(&mut self) -> String {
-        let reason = match self.ended.wait_for(Option::is_some).await {
+    pub async fn ended(&self) -> String {
+        let mut ended = self.ended.clone();
+        let reason = match ended.wait_for(Option::is_some).await {
             Ok(reason) => reason.clone(),
             Err(_) => None,
         };
@@ -95,11 +96,21 @@ impl SessionGuards {
         self.guards().len()
     }
 
-    /// Follow `token`'s session (of `username`) for this socket. A session
-    /// held for the first time is asked about once: it may have ended since
-    /// the socket's sign-in check, before the shared stream could say.
-    pub fn hold(&self, token: &str, username: &str, origin: &RequestContext) -> Held {
+    /// Follow `token`'s session (of `username`) for one more socket, unless
+    /// it has `max` already (`None`: refuse the socket). A session held for
+    /// the first time is asked about once: it may have ended since the
+    /// socket's sign-in check, before the shared stream could say.
+    pub fn hold(
+        &self,
+        token: &str,
+        username: &str,
+        origin: &RequestContext,
+        max: usize,
+    ) -> Option<Held> {
         let mut guards = self.guards();
+        if guards.get(token).is_some_and(|g| g.sockets >= max) {
+            return None;
+        }
         let mut first = false;
         let guard = guards.entry(token.to_string()).or_insert_with(|| {
             first = true;
@@ -121,7 +132,7 @@ impl SessionGuards {
         if first {
             self.check(token.to_string(), origin.clone());
         }
-        held
+        Some(held)
     }
 
     fn leave(&self, token: &str) {
@@ -216,7 +227,7 @@ mod tests {
         Sha256::digest(token.as_bytes()).to_vec()
     }
 
-    async fn ends_soon(held: &mut Held) -> Option<String> {
+    async fn ends_soon(held: &Held) -> Option<String> {
         tokio::time::timeout(Duration::from_millis(200), held.ended())
             .await
             .ok()
@@ -226,11 +237,19 @@ mod tests {
     async fn an_end_closes_exactly_the_sessions_it_names() {
         let g = guards();
         let ctx = RequestContext::default();
-        let mut ann = g.hold("tok-ann", "ann", &ctx);
-        let mut ann_tab = g.hold("tok-ann", "ann", &ctx);
-        let mut ann_laptop = g.hold("tok-ann-2", "ann", &ctx);
-        let mut bob = g.hold("tok-bob", "bob", &ctx);
+        let ann = g.hold("tok-ann", "ann", &ctx, 20).expect("room");
+        let ann_tab = g.hold("tok-ann", "ann", &ctx, 20).expect("room");
+        let ann_laptop = g.hold("tok-ann-2", "ann", &ctx, 20).expect("room");
+        let bob = g.hold("tok-bob", "bob", &ctx, 20).expect("room");
         assert_eq!(g.held(), 3, "one guard per session, not per socket");
+        // A session at its cap gets no more sockets; others still do.
+        let extra: Vec<Held> = (0..18)
+            .map(|_| g.hold("tok-ann", "ann", &ctx, 20).expect("room"))
+            .collect();
+        assert!(g.hold("tok-ann", "ann", &ctx, 20).is_none(), "the 21st");
+        assert!(g.hold("tok-bob", "bob", &ctx, 20).is_some());
+        drop(extra);
+        assert!(g.hold("tok-ann", "ann", &ctx, 20).is_some(), "room again");
 
         // Someone else's session, by hash: nobody here.
         g.ended(&pb::SessionEnded {
@@ -238,7 +257,7 @@ mod tests {
             reason: "signed out".into(),
             ..Default::default()
         });
-        assert_eq!(ends_soon(&mut ann).await, None);
+        assert_eq!(ends_soon(&ann).await, None);
 
         // One session by hash: both its tabs, not ann's other session.
         g.ended(&pb::SessionEnded {
@@ -246,10 +265,10 @@ mod tests {
             reason: "signed out".into(),
             ..Default::default()
         });
-        assert_eq!(ends_soon(&mut ann).await.as_deref(), Some("signed out"));
-        assert_eq!(ends_soon(&mut ann_tab).await.as_deref(), Some("signed out"));
-        assert_eq!(ends_soon(&mut ann_laptop).await, None);
-        assert_eq!(ends_soon(&mut bob).await, None);
+        assert_eq!(ends_soon(&ann).await.as_deref(), Some("signed out"));
+        assert_eq!(ends_soon(&ann_tab).await.as_deref(), Some("signed out"));
+        assert_eq!(ends_soon(&ann_laptop).await, None);
+        assert_eq!(ends_soon(&bob).await, None);
 
         // A user's sessions, then everyone's.
         g.ended(&pb::SessionEnded {
@@ -258,15 +277,15 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(
-            ends_soon(&mut ann_laptop).await.as_deref(),
+            ends_soon(&ann_laptop).await.as_deref(),
             Some("banned by an admin")
         );
-        assert_eq!(ends_soon(&mut bob).await, None);
+        assert_eq!(ends_soon(&bob).await, None);
         g.ended(&pb::SessionEnded {
             everyone: true,
             ..Default::default()
         });
-        assert_eq!(ends_soon(&mut bob).await.as_deref(), Some(SESSION_ENDED));
+        assert_eq!(ends_soon(&bob).await.as_deref(), Some(SESSION_ENDED));
 
         // Leaving frees the guards.
         drop((ann, ann_tab, ann_laptop, bob));

@@ -79,11 +79,21 @@ pub async fn upgrade(
     let Some(permit) = state.ws.admit() else {
         return full();
     };
+    let per_session = state.config.limits.ws_per_session;
+    let viewer = me.viewer();
+    let held = state
+        .ws
+        .guards()
+        .hold(&me.token, &viewer.username, &origin, per_session);
+    let Some(session) = held else {
+        return session_full(per_session);
+    };
     let limit = state.config.limits.ws_message_bytes;
     let conn = conn::Conn {
         hub: state.ws.clone(),
+        session,
         executor: state.executor.clone(),
-        viewer: me.viewer(),
+        viewer,
         token: me.token,
         origin,
     };
@@ -117,6 +127,17 @@ fn full() -> Response {
     res.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
     res
+}
+
+/// 429 when this session has `limits.ws_per_session` sockets open already.
+fn session_full(max: usize) -> Response {
+    let body = ErrorBody {
+        error: "ws_session_full",
+        message: format!(
+            "this session has {max} live connections open already: close a tab and reload"
+        ),
+    };
+    (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response()
 }
 
 #[cfg(test)]
