@@ -95,14 +95,14 @@
 
   // ---- The page ----------------------------------------------------------------
   //
-  // Every function below takes `page`, the one object start() builds: the
-  // section#job root, the job's id and owner, whether this viewer may act,
-  // the job as last drawn (`job`, replaced as newer snapshots arrive), the
-  // prompt box and the log output (terminal.js).
+  // The functions below that need more than the job shown take `page`, the
+  // one object start() builds: the section#job root, the job's id and owner,
+  // whether this viewer may act, the job as last drawn (`job`, replaced as
+  // newer snapshots arrive), section#prompt and the log output (terminal.js).
 
   const $ = (id) => document.getElementById(id);
 
-  /** The page object from section#job (without its output yet), or null when this is not a job page. */
+  /** The page object from section#job (start() adds the prompt box and output), or null off a job page. */
   function readPage() {
     const root = $('job');
     const idText = root ? root.dataset.jobId || root.dataset.job || '' : '';
