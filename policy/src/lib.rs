@@ -27,7 +27,8 @@
 //! - [`stage`]: the deployment stages and their words, derived from scap's output.
 //! - `vocab`: the `vocabulary!` macro that writes each closed list of words
 //!   once (private).
-//! - [`time`]: UTC calendar arithmetic for timestamps (formatting, days from a date).
+//! - [`time`]: UTC calendar arithmetic for timestamps (formatting for people and
+//!   as RFC 3339, days from a date, days in a month).
 //! - [`seq`]: the one cursor over a job's log sequence numbers (what to do with
 //!   a batch of records, given what a reader has sent), used by both processes.
 //! - `text`: character classes and the escaping used in error messages (private).

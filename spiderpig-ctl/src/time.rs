@@ -9,7 +9,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use spiderpig_policy::time::{days_from_civil, utc};
+use spiderpig_policy::time::{days_from_civil, days_in_month, utc};
 
 /// Milliseconds since the Unix epoch, now.
 pub(super) fn now_ms() -> i64 {
@@ -165,15 +165,6 @@ fn num_in(s: &str, from: usize, to: usize) -> Option<i64> {
     part.bytes()
         .all(|c| c.is_ascii_digit())
         .then(|| part.parse().ok())?
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        _ => 31,
-    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use spiderpig_proto::v1::admin_client::AdminClient;
 use spiderpig_proto::v1::logout_user_request::Who;
 use tonic::transport::Channel;
 
-use super::args::{QueueAction, TotpAction, Verb};
+use super::args::{QueueAction, ReasonArg, TotpAction, UserArg, Verb};
 use super::errors::VerbError;
 use super::render::Human;
 use super::view::*;
@@ -55,13 +55,7 @@ pub(super) async fn execute<W: Write>(
             call(client.status(pb::StatusRequest {})).await?,
         )),
         Verb::Queue { action } => queue(client, action, out).await,
-        Verb::Freeze { reason, until } => {
-            let req = pb::FreezeRequest {
-                reason: reason.reason,
-                until_ms: until.unwrap_or(0),
-            };
-            out.emit(FreezeView::from(call(client.freeze(req)).await?))
-        }
+        Verb::Freeze { reason, until } => freeze(client, reason, until, out).await,
         Verb::Unfreeze { reason } => {
             let req = pb::UnfreezeRequest {
                 reason: reason.reason,
@@ -82,20 +76,7 @@ pub(super) async fn execute<W: Write>(
             };
             out.emit(BanView::from(call(client.unban(req)).await?))
         }
-        Verb::Logout { user, all, reason } => {
-            let who = match user {
-                Some(name) => Who::Username(name),
-                None => Who::Everyone(all),
-            };
-            let req = pb::LogoutUserRequest {
-                who: Some(who),
-                reason: reason.reason,
-            };
-            let r = call(client.logout_user(req)).await?;
-            out.emit(SessionsEndedView {
-                sessions_ended: r.sessions_ended,
-            })
-        }
+        Verb::Logout { user, all, reason } => logout(client, user, all, reason, out).await,
         Verb::Sessions => out.emit(SessionsView::from(
             call(client.list_sessions(pb::ListSessionsRequest {})).await?,
         )),
@@ -126,15 +107,7 @@ pub(super) async fn execute<W: Write>(
             limit,
             before,
         } => {
-            let req = pb::AdminListJobsRequest {
-                page_size: limit.unwrap_or(0),
-                before_job_id: before.unwrap_or(0),
-                owner: user.unwrap_or_default(),
-                states: states
-                    .into_iter()
-                    .map(|s| spiderpig_proto::v1::JobState::from(s) as i32)
-                    .collect(),
-            };
+            let req = list_jobs_request(user, states, limit, before);
             out.emit(JobsView::from(call(client.admin_list_jobs(req)).await?))
         }
         Verb::Log {
@@ -152,23 +125,93 @@ pub(super) async fn execute<W: Write>(
         }
         Verb::Totp {
             action: TotpAction::Reset { user, reason },
-        } => {
-            let req = pb::ResetTotpRequest {
-                username: user.user,
-                reason: reason.reason,
-            };
-            let r = call(client.reset_totp(req)).await?;
-            out.emit(SessionsEndedView {
-                sessions_ended: r.sessions_ended,
-            })
-        }
-        Verb::Audit { since, limit } => {
-            let req = pb::AuditRequest {
-                since_ms: since.unwrap_or(0),
-                limit: limit.unwrap_or(0),
-            };
-            out.emit(AuditView::from(call(client.audit(req)).await?))
-        }
+        } => reset_totp(client, user, reason, out).await,
+        Verb::Audit { since, limit } => audit(client, since, limit, out).await,
+    }
+}
+
+/// `freeze [--until T]`: without `--until`, until `unfreeze`.
+async fn freeze<W: Write>(
+    client: &mut AdminClient<Channel>,
+    reason: ReasonArg,
+    until: Option<i64>,
+    out: &mut Output<W>,
+) -> Result<(), VerbError> {
+    let req = pb::FreezeRequest {
+        reason: reason.reason,
+        until_ms: until.unwrap_or(0),
+    };
+    out.emit(FreezeView::from(call(client.freeze(req)).await?))
+}
+
+/// `audit [--since T] [--limit N]`; 0 means "not given".
+async fn audit<W: Write>(
+    client: &mut AdminClient<Channel>,
+    since: Option<i64>,
+    limit: Option<u32>,
+    out: &mut Output<W>,
+) -> Result<(), VerbError> {
+    let req = pb::AuditRequest {
+        since_ms: since.unwrap_or(0),
+        limit: limit.unwrap_or(0),
+    };
+    out.emit(AuditView::from(call(client.audit(req)).await?))
+}
+
+/// `logout USER` or `logout --all`.
+async fn logout<W: Write>(
+    client: &mut AdminClient<Channel>,
+    user: Option<String>,
+    all: bool,
+    reason: ReasonArg,
+    out: &mut Output<W>,
+) -> Result<(), VerbError> {
+    let who = match user {
+        Some(name) => Who::Username(name),
+        None => Who::Everyone(all),
+    };
+    let req = pb::LogoutUserRequest {
+        who: Some(who),
+        reason: reason.reason,
+    };
+    let r = call(client.logout_user(req)).await?;
+    out.emit(SessionsEndedView {
+        sessions_ended: r.sessions_ended,
+    })
+}
+
+/// `totp reset USER`.
+async fn reset_totp<W: Write>(
+    client: &mut AdminClient<Channel>,
+    user: UserArg,
+    reason: ReasonArg,
+    out: &mut Output<W>,
+) -> Result<(), VerbError> {
+    let req = pb::ResetTotpRequest {
+        username: user.user,
+        reason: reason.reason,
+    };
+    let r = call(client.reset_totp(req)).await?;
+    out.emit(SessionsEndedView {
+        sessions_ended: r.sessions_ended,
+    })
+}
+
+/// `jobs`' filters as the request; 0 and empty mean "not given".
+fn list_jobs_request(
+    user: Option<String>,
+    states: Vec<spiderpig_policy::JobState>,
+    limit: Option<u32>,
+    before: Option<u64>,
+) -> pb::AdminListJobsRequest {
+    pb::AdminListJobsRequest {
+        page_size: limit.unwrap_or(0),
+        before_job_id: before.unwrap_or(0),
+        owner: user.unwrap_or_default(),
+        states: states
+            .into_iter()
+            .map(|s| spiderpig_proto::v1::JobState::from(s) as i32)
+            .collect(),
     }
 }
 

@@ -5,6 +5,15 @@
 //! Field names follow the proto; enums become the proto's value names without
 //! their prefix, in lower case (`awaiting_ready`, `test_servers`), and an
 //! unknown value becomes `unknown(N)` rather than a guess.
+//!
+//! These look like the executor's `store::records` but are not the same
+//! thing: those are the monitor's storage documents (named for storage,
+//! typed with `policy` values, holding fields no client sees, such as
+//! `pgid`, `version` and TOTP secrets), while these are `ctl --json`'s own
+//! output contract, built from the wire. Nor are they the web's `views`
+//! (the browser's API: other names, nulls for "none", per-viewer `actions`).
+//! The one shape all three share is the proto's, and each converts from or
+//! to it; merging them would tie an operator's scripts to the storage format.
 
 use serde::Serialize;
 use spiderpig_proto::v1 as pb;

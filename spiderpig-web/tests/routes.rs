@@ -110,13 +110,7 @@ async fn executor_down_pages_say_so_with_503() {
         let res = send(get(path, &[SESSION])).await;
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
         assert_security_headers(&res, path);
-        let ct = res
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .to_string();
+        let ct = content_type(&res);
         assert!(ct.starts_with("text/html"), "{path}: {ct}");
         assert!(
             text(res).await.contains("executor is not reachable"),

@@ -94,254 +94,285 @@
   const helpers = Object.freeze({ STAGES, STAGE_MARKS, stageStates, progressText, clampPercent, isNewer });
 
   // ---- The page ----------------------------------------------------------------
+  //
+  // The functions below that need more than the job shown take `page`, the
+  // one object start() builds: the section#job root, the job's id and owner,
+  // whether this viewer may act, the job as last drawn (`job`, replaced as
+  // newer snapshots arrive), section#prompt and the log output (terminal.js).
 
-  function start(ctx) {
-    const $ = (id) => document.getElementById(id);
-    const el = SP.el;
-    const H = SP.helpers;
+  const $ = (id) => document.getElementById(id);
+
+  /** The page object from section#job (start() adds the prompt box and output), or null off a job page. */
+  function readPage() {
     const root = $('job');
     const idText = root ? root.dataset.jobId || root.dataset.job || '' : '';
-    if (!H.isJobId(idText)) return;
+    if (!SP.helpers.isJobId(idText)) return null;
     const jobId = Number(idText);
     const owner = root.dataset.owner || '';
     const flag = root.dataset.canAct !== undefined ? root.dataset.canAct : root.dataset.mayDrive;
     const canAct = flag !== undefined ? flag === 'true' : owner !== '' && owner === SP.me;
-    let job = { id: jobId, owner, state: root.dataset.state || '' };
-    SP.watcher.seeJob(job);
+    return {
+      root,
+      jobId,
+      owner,
+      canAct,
+      job: { id: jobId, owner, state: root.dataset.state || '' },
+      promptBox: null,
+      output: null,
+    };
+  }
 
-    const output = SP.terminal.startOutput(ctx && ctx.withTerminal);
+  // -- facts --
 
-    // -- facts --
-
-    /** Sets a fact's value; `null` hides its row; a missing row is added. */
-    function fact(id, label, content, beforeId) {
-      let dd = $(id);
-      if (content === null) {
-        if (dd) showRow(dd, false);
-        return;
-      }
-      if (!dd) {
-        const dl = root.querySelector('dl.facts');
-        if (!dl) return;
-        dd = el('dd', { id });
-        const before = beforeId && $(beforeId);
-        const anchor = before && before.previousElementSibling && before.previousElementSibling.tagName === 'DT' ? before.previousElementSibling : null;
-        if (anchor) anchor.before(el('dt', { text: label }), dd);
-        else dl.append(el('dt', { text: label }), dd);
-      }
-      dd.replaceChildren(content);
-      showRow(dd, true);
+  /** Sets a fact's value; `null` hides its row; a missing row is added. */
+  function fact(page, id, label, content, beforeId) {
+    const el = SP.el;
+    let dd = $(id);
+    if (content === null) {
+      if (dd) showRow(dd, false);
+      return;
     }
-
-    function showRow(dd, shown) {
-      dd.hidden = !shown;
-      const dt = dd.previousElementSibling;
-      if (dt && dt.tagName === 'DT') dt.hidden = !shown;
+    if (!dd) {
+      const dl = page.root.querySelector('dl.facts');
+      if (!dl) return;
+      dd = el('dd', { id });
+      const before = beforeId && $(beforeId);
+      const anchor = before && before.previousElementSibling && before.previousElementSibling.tagName === 'DT' ? before.previousElementSibling : null;
+      if (anchor) anchor.before(el('dt', { text: label }), dd);
+      else dl.append(el('dt', { text: label }), dd);
     }
+    dd.replaceChildren(content);
+    showRow(dd, true);
+  }
 
-    function renderFacts(j) {
-      const state = $('job-state');
-      if (state) {
-        state.dataset.state = j.state;
-        state.replaceChildren(SP.stateBadge(j.state));
-      }
-      fact('job-place', 'Place in queue', j.queue_position ? String(j.queue_position) : null, 'status-line');
-      // Only while the owner is being asked: after Ready the deadline is moot.
-      fact('job-ready-deadline', 'Ready by', j.state === 'awaiting_ready' && j.ready_deadline_ms ? SP.timeEl(j.ready_deadline_ms) : null, 'status-line');
-      fact('status-line', 'Status', plainText(j.status_line || ''));
-      fact('job-outcome', 'Outcome', j.outcome || '');
-      fact('job-exit-code', 'Exit code', j.exit_code === null || j.exit_code === undefined ? '—' : String(j.exit_code));
-      fact('job-started', 'Started', SP.timeEl(j.started_at_ms || 0));
-      fact('job-ended', 'Ended', SP.timeEl(j.ended_at_ms || 0));
-      fact('job-finished-by', 'Finished by', j.finished_by ? j.finished_by : null);
+  function showRow(dd, shown) {
+    dd.hidden = !shown;
+    const dt = dd.previousElementSibling;
+    if (dt && dt.tagName === 'DT') dt.hidden = !shown;
+  }
+
+  function renderFacts(page, j) {
+    const state = $('job-state');
+    if (state) {
+      state.dataset.state = j.state;
+      state.replaceChildren(SP.stateBadge(j.state));
     }
+    fact(page, 'job-place', 'Place in queue', j.queue_position ? String(j.queue_position) : null, 'status-line');
+    // Only while the owner is being asked: after Ready the deadline is moot.
+    fact(page, 'job-ready-deadline', 'Ready by', j.state === 'awaiting_ready' && j.ready_deadline_ms ? SP.timeEl(j.ready_deadline_ms) : null, 'status-line');
+    fact(page, 'status-line', 'Status', plainText(j.status_line || ''));
+    fact(page, 'job-outcome', 'Outcome', j.outcome || '');
+    fact(page, 'job-exit-code', 'Exit code', j.exit_code === null || j.exit_code === undefined ? '—' : String(j.exit_code));
+    fact(page, 'job-started', 'Started', SP.timeEl(j.started_at_ms || 0));
+    fact(page, 'job-ended', 'Ended', SP.timeEl(j.ended_at_ms || 0));
+    fact(page, 'job-finished-by', 'Finished by', j.finished_by ? j.finished_by : null);
+  }
 
-    // -- stage strip and progress --
+  // -- stage strip and progress --
 
-    function renderStages(j) {
-      const strip = $('stage-strip');
-      if (!strip) return;
-      strip.dataset.stage = j.stage || 'queued';
-      const states = stageStates(j);
-      for (const li of strip.querySelectorAll('li[data-stage]')) {
-        const st = states[li.dataset.stage] || 'pending';
-        li.classList.remove('done', 'current', 'pending', 'failed');
-        li.classList.add(st === 'failed' ? 'current' : st);
-        if (st === 'failed') li.classList.add('failed');
-        if (st === 'current' || st === 'failed') li.setAttribute('aria-current', 'step');
-        else li.removeAttribute('aria-current');
-        let mark = li.querySelector('.stage-mark');
-        if (!mark) {
-          mark = el('span', { class: 'stage-mark' });
-          li.append(mark);
-        }
-        mark.textContent = STAGE_MARKS[st];
+  function renderStages(j) {
+    const strip = $('stage-strip');
+    if (!strip) return;
+    strip.dataset.stage = j.stage || 'queued';
+    const states = stageStates(j);
+    for (const li of strip.querySelectorAll('li[data-stage]')) {
+      const st = states[li.dataset.stage] || 'pending';
+      li.classList.remove('done', 'current', 'pending', 'failed');
+      li.classList.add(st === 'failed' ? 'current' : st);
+      if (st === 'failed') li.classList.add('failed');
+      if (st === 'current' || st === 'failed') li.setAttribute('aria-current', 'step');
+      else li.removeAttribute('aria-current');
+      let mark = li.querySelector('.stage-mark');
+      if (!mark) {
+        mark = SP.el('span', { class: 'stage-mark' });
+        li.append(mark);
       }
+      mark.textContent = STAGE_MARKS[st];
     }
+  }
 
-    function renderProgress(j) {
-      const box = $('progress-box');
-      if (!box) return;
-      const p = j.progress;
-      box.hidden = !p;
-      if (!p) return;
-      const label = $('progress-label');
-      if (label) label.textContent = progressText(p);
-      const bar = $('progress');
-      if (bar) {
-        const pct = Math.round(clampPercent(p.percent));
-        bar.max = 100;
-        bar.value = pct;
-        bar.textContent = pct + '%';
-      }
+  function renderProgress(j) {
+    const box = $('progress-box');
+    if (!box) return;
+    const p = j.progress;
+    box.hidden = !p;
+    if (!p) return;
+    const label = $('progress-label');
+    if (label) label.textContent = progressText(p);
+    const bar = $('progress');
+    if (bar) {
+      const pct = Math.round(clampPercent(p.percent));
+      bar.max = 100;
+      bar.value = pct;
+      bar.textContent = pct + '%';
     }
+  }
 
-    // -- actions --
+  // -- actions --
 
-    function renderActions(j) {
-      const box = $('actions');
-      if (!box) return;
-      const allowed = H.jobActions(j);
-      box.dataset.actions = allowed.join(' ');
-      for (const form of box.querySelectorAll('form[data-action]')) {
-        form.hidden = !allowed.includes(form.dataset.action);
-      }
+  function renderActions(j) {
+    const box = $('actions');
+    if (!box) return;
+    const allowed = SP.helpers.jobActions(j);
+    box.dataset.actions = allowed.join(' ');
+    for (const form of box.querySelectorAll('form[data-action]')) {
+      form.hidden = !allowed.includes(form.dataset.action);
     }
+  }
 
-    // -- prompts --
+  // -- prompts --
 
-    const promptBox = $('prompt');
-
-    function promptForm(p) {
-      const form = el('form', { id: 'prompt-form', method: 'post', action: '/jobs/' + jobId + '/respond' },
-        el('input', { type: 'hidden', name: 'csrf', value: SP.csrfToken() }),
-        el('input', { type: 'hidden', name: 'prompt_id', value: p.id }));
-      if (p.kind === 'input_line') {
-        form.append(
-          el('label', { for: 'prompt-line', text: 'Your answer' }),
-          el('input', { id: 'prompt-line', name: 'line', maxlength: 200, autocomplete: 'off' }),
-          el('button', { type: 'submit', class: 'primary', text: 'Send' }));
-        return form;
-      }
-      const choices = el('div', { class: 'choices' });
-      for (const c of p.choices || []) {
-        const def = p.default_key !== null && p.default_key !== undefined && c.key === p.default_key;
-        choices.append(el('button', {
-          type: 'submit', name: 'key', value: c.key,
-          class: def ? 'primary' : null, 'data-default': def ? 'true' : null,
-        }, plainText(c.label), def ? ' (default)' : null));
-      }
-      form.append(choices);
+  function promptForm(page, p) {
+    const el = SP.el;
+    const form = el('form', { id: 'prompt-form', method: 'post', action: '/jobs/' + page.jobId + '/respond' },
+      el('input', { type: 'hidden', name: 'csrf', value: SP.csrfToken() }),
+      el('input', { type: 'hidden', name: 'prompt_id', value: p.id }));
+    if (p.kind === 'input_line') {
+      form.append(
+        el('label', { for: 'prompt-line', text: 'Your answer' }),
+        el('input', { id: 'prompt-line', name: 'line', maxlength: 200, autocomplete: 'off' }),
+        el('button', { type: 'submit', class: 'primary', text: 'Send' }));
       return form;
     }
-
-    function renderPrompt(p) {
-      if (!promptBox) return;
-      if (!p) {
-        promptBox.hidden = true;
-        promptBox.removeAttribute('data-prompt');
-        return;
-      }
-      // Already shown (by the server or earlier): keep focus and typed text.
-      if (promptBox.dataset.prompt === String(p.id) && !promptBox.hidden) return;
-      const heading = promptBox.querySelector('h2') || el('h2', { id: 'prompt-heading', text: 'scap asks' });
-      promptBox.replaceChildren(
-        heading,
-        el('pre', { id: 'prompt-text', class: 'prompt-text', text: plainText(p.text || '') }),
-        canAct ? promptForm(p) : el('p', { class: 'waiting', text: 'Waiting for ' + owner + ' to answer.' }));
-      promptBox.dataset.prompt = String(p.id);
-      promptBox.hidden = false;
-      const lines = plainText(p.text || '').split('\n').filter((l) => l.trim() !== '');
-      const ask = lines.length ? lines[lines.length - 1] : '';
-      SP.announce((canAct ? 'scap is waiting for your answer: ' : 'scap is waiting for an answer: ') + ask);
+    const choices = el('div', { class: 'choices' });
+    for (const c of p.choices || []) {
+      const def = p.default_key !== null && p.default_key !== undefined && c.key === p.default_key;
+      choices.append(el('button', {
+        type: 'submit', name: 'key', value: c.key,
+        class: def ? 'primary' : null, 'data-default': def ? 'true' : null,
+      }, plainText(c.label), def ? ' (default)' : null));
     }
+    form.append(choices);
+    return form;
+  }
 
-    async function respond(form, body) {
-      const controls = Array.from(form.querySelectorAll('button, input:not([type="hidden"])'));
-      controls.forEach((c) => { c.disabled = true; });
-      try {
-        const answer = await SP.apiPost('/api/jobs/' + jobId + '/respond', body);
-        SP.clearAlert();
-        if (promptBox && promptBox.dataset.prompt === String(body.prompt_id)) renderPrompt(null);
-        SP.publishJob(answer);
-        // The answer is the job as it was when scap got the line; the socket
-        // may already have brought a newer one (scap exiting right after an
-        // answer), which that snapshot must not undo: read the job again.
-        SP.apiGet('/api/jobs/' + jobId).then(SP.publishJob, () => {});
-      } catch (e) {
-        SP.showAlert(e.message);
-        controls.forEach((c) => { c.disabled = false; });
-      }
+  function renderPrompt(page, p) {
+    const el = SP.el;
+    const promptBox = page.promptBox;
+    if (!promptBox) return;
+    if (!p) {
+      promptBox.hidden = true;
+      promptBox.removeAttribute('data-prompt');
+      return;
     }
+    // Already shown (by the server or earlier): keep focus and typed text.
+    if (promptBox.dataset.prompt === String(p.id) && !promptBox.hidden) return;
+    const heading = promptBox.querySelector('h2') || el('h2', { id: 'prompt-heading', text: 'scap asks' });
+    promptBox.replaceChildren(
+      heading,
+      el('pre', { id: 'prompt-text', class: 'prompt-text', text: plainText(p.text || '') }),
+      page.canAct ? promptForm(page, p) : el('p', { class: 'waiting', text: 'Waiting for ' + page.owner + ' to answer.' }));
+    promptBox.dataset.prompt = String(p.id);
+    promptBox.hidden = false;
+    const lines = plainText(p.text || '').split('\n').filter((l) => l.trim() !== '');
+    const ask = lines.length ? lines[lines.length - 1] : '';
+    SP.announce((page.canAct ? 'scap is waiting for your answer: ' : 'scap is waiting for an answer: ') + ask);
+  }
 
-    if (promptBox) {
-      promptBox.addEventListener('submit', (ev) => {
-        const form = ev.target;
-        if (!(form instanceof HTMLFormElement) || form.id !== 'prompt-form') return;
-        ev.preventDefault();
-        const hiddenId = form.querySelector('input[name="prompt_id"]');
-        const promptId = Number(promptBox.dataset.prompt || (hiddenId && hiddenId.value));
-        if (!Number.isSafeInteger(promptId) || promptId <= 0) return;
-        const line = form.querySelector('#prompt-line');
-        const by = ev.submitter;
-        if (line) respond(form, { prompt_id: promptId, line: line.value });
-        else if (by && by.name === 'key') respond(form, { prompt_id: promptId, key: by.value });
-      });
+  async function respond(page, form, body) {
+    const controls = Array.from(form.querySelectorAll('button, input:not([type="hidden"])'));
+    controls.forEach((c) => { c.disabled = true; });
+    try {
+      const answer = await SP.apiPost('/api/jobs/' + page.jobId + '/respond', body);
+      SP.clearAlert();
+      if (page.promptBox && page.promptBox.dataset.prompt === String(body.prompt_id)) renderPrompt(page, null);
+      SP.publishJob(answer);
+      // The answer is the job as it was when scap got the line; the socket
+      // may already have brought a newer one (scap exiting right after an
+      // answer), which that snapshot must not undo: read the job again.
+      SP.apiGet('/api/jobs/' + page.jobId).then(SP.publishJob, () => {});
+    } catch (e) {
+      SP.showAlert(e.message);
+      controls.forEach((c) => { c.disabled = false; });
     }
+  }
 
-    // -- the job as a whole --
+  /** A submit inside section#prompt: answer the pending prompt by API instead. */
+  function onPromptSubmit(page, ev) {
+    const form = ev.target;
+    if (!(form instanceof HTMLFormElement) || form.id !== 'prompt-form') return;
+    ev.preventDefault();
+    const hiddenId = form.querySelector('input[name="prompt_id"]');
+    const promptId = Number(page.promptBox.dataset.prompt || (hiddenId && hiddenId.value));
+    if (!Number.isSafeInteger(promptId) || promptId <= 0) return;
+    const line = form.querySelector('#prompt-line');
+    const by = ev.submitter;
+    if (line) respond(page, form, { prompt_id: promptId, line: line.value });
+    else if (by && by.name === 'key') respond(page, form, { prompt_id: promptId, key: by.value });
+  }
 
-    function applyJob(j) {
-      if (!j || j.id !== jobId) return;
-      if (!isNewer(j, job)) return;
-      const before = job.state;
-      job = j;
-      root.dataset.state = j.state;
-      renderFacts(j);
-      renderStages(j);
-      renderProgress(j);
-      renderActions(j);
-      renderPrompt(j.prompt || null);
-      document.title = H.jobTitle(j, canAct);
-      if (before && before !== j.state) SP.announce('Job #' + jobId + ': ' + H.stateWords(j.state) + '.');
-    }
+  // -- the job as a whole --
 
-    SP.jobListeners.add(applyJob);
+  function applyJob(page, j) {
+    const H = SP.helpers;
+    if (!j || j.id !== page.jobId) return;
+    if (!isNewer(j, page.job)) return;
+    const before = page.job.state;
+    page.job = j;
+    page.root.dataset.state = j.state;
+    renderFacts(page, j);
+    renderStages(j);
+    renderProgress(j);
+    renderActions(j);
+    renderPrompt(page, j.prompt || null);
+    document.title = H.jobTitle(j, page.canAct);
+    if (before && before !== j.state) SP.announce('Job #' + page.jobId + ': ' + H.stateWords(j.state) + '.');
+  }
+
+  /** The socket's job-wide frames: the queue, prompts and errors about this job. */
+  function followJob(page) {
+    const jobId = page.jobId;
+    SP.jobListeners.add((j) => applyJob(page, j));
     SP.socket.on('queue', (msg) => {
       const q = msg.queue;
       const mine = q && [q.active].concat(q.queued || []).find((j) => j && j.id === jobId);
-      if (mine) applyJob(mine);
+      if (mine) applyJob(page, mine);
     });
     SP.socket.on('prompt_opened', (msg) => {
       if (!msg.prompt || msg.prompt.job !== jobId) return;
-      job = Object.assign({}, job, { prompt: msg.prompt, state: 'awaiting_input' });
-      renderPrompt(msg.prompt);
-      document.title = H.jobTitle(job, canAct);
+      page.job = Object.assign({}, page.job, { prompt: msg.prompt, state: 'awaiting_input' });
+      renderPrompt(page, msg.prompt);
+      document.title = SP.helpers.jobTitle(page.job, page.canAct);
     });
     SP.socket.on('prompt_closed', (msg) => {
-      if (msg.job !== jobId || !promptBox || promptBox.dataset.prompt !== String(msg.prompt_id)) return;
-      renderPrompt(null);
-      job = Object.assign({}, job, { prompt: null });
+      const box = page.promptBox;
+      if (msg.job !== jobId || !box || box.dataset.prompt !== String(msg.prompt_id)) return;
+      renderPrompt(page, null);
+      page.job = Object.assign({}, page.job, { prompt: null });
       SP.announce('Answered by ' + (msg.answered_by || 'someone') + (msg.answer ? ': ' + msg.answer : '') + '.');
     });
     SP.socket.on('error', (msg) => {
       if (msg.job === jobId && typeof msg.message === 'string') SP.showAlert(msg.message);
     });
+  }
 
+  /** The job's log: watched from the last record shown, on every (re)connection. */
+  function followLog(page) {
+    const jobId = page.jobId;
     // On every (re)connection: follow the log from the last record shown, and
     // read the job again in case a change went by while disconnected.
     SP.socket.onOpen(() => {
-      SP.socket.send({ type: 'watch', job: jobId, after_seq: output.last() });
+      SP.socket.send({ type: 'watch', job: jobId, after_seq: page.output.last() });
       SP.apiGet('/api/jobs/' + jobId).then(SP.publishJob, () => {});
     });
     SP.socket.on('log', (msg) => {
-      if (msg.job === jobId) output.write(msg.records);
+      if (msg.job === jobId) page.output.write(msg.records);
     });
     SP.socket.on('skipped', (msg) => {
-      if (msg.job === jobId) output.skipTo(msg.next_seq);
+      if (msg.job === jobId) page.output.skipTo(msg.next_seq);
     });
+  }
 
-    if (job.state) document.title = H.jobTitle(job, canAct);
+  function start(ctx) {
+    const page = readPage();
+    if (!page) return;
+    SP.watcher.seeJob(page.job);
+    page.output = SP.terminal.startOutput(ctx && ctx.withTerminal);
+    page.promptBox = $('prompt');
+    if (page.promptBox) page.promptBox.addEventListener('submit', (ev) => onPromptSubmit(page, ev));
+    followJob(page);
+    followLog(page);
+    if (page.job.state) document.title = SP.helpers.jobTitle(page.job, page.canAct);
   }
 
   SP.jobPage = Object.freeze({ helpers, start });

@@ -244,24 +244,11 @@ fn queue_table(viewer: &Viewer<'_>, queued: &[JobView], links: &Links) -> Markup
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spiderpig_policy::GerritBase;
+    use crate::pages::test_support::{links, signed_in};
     use spiderpig_proto::v1 as pb;
 
     fn me(name: &str) -> Me {
-        Me {
-            token: "t".into(),
-            username: name.into(),
-            is_admin: false,
-            totp_passed: true,
-            totp_enrolled: true,
-        }
-    }
-
-    fn links() -> Links {
-        Links::new(
-            GerritBase::new("https://gerrit.example.org").unwrap(),
-            "https://phab.example.org",
-        )
+        signed_in(name, false)
     }
 
     /// A job as ann sees it.

@@ -113,15 +113,8 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spiderpig_policy::GerritBase;
+    use crate::pages::test_support::links;
     use spiderpig_proto::v1 as pb;
-
-    fn links() -> Links {
-        Links::new(
-            GerritBase::new("https://gerrit.example.org").unwrap(),
-            "https://phab.example.org",
-        )
-    }
 
     fn typed(user: &str, state: &str) -> FilterQuery {
         FilterQuery {

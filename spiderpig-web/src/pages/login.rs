@@ -33,6 +33,20 @@ pub fn respond(status: StatusCode, set_cookie: Option<String>, body: maud::Marku
     res
 }
 
+/// A redirect to `to` that sets each of `cookies` (`Set-Cookie` values).
+/// One that is not a valid header value is left out rather than failing the
+/// redirect: the names and tokens are base64url, so only a malformed token
+/// from the executor could be one, and then there is no session to keep.
+fn redirect_setting(to: &str, cookies: &[String]) -> Response {
+    let mut res = Redirect::to(to).into_response();
+    for c in cookies {
+        if let Ok(v) = header::HeaderValue::from_str(c) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
 /// Where a page sends a visitor who is not (fully) signed in.
 pub fn redirect_for(e: &WebError) -> Option<Response> {
     match e {
@@ -126,24 +140,12 @@ pub async fn callback(
     match result {
         Ok(done) => {
             let token = done.session.map(|s| s.token).unwrap_or_default();
-            let mut res = Redirect::to("/totp").into_response();
-            for c in [
-                cookies::set(cookies::SESSION, &token, None),
-                cookies::clear(cookies::LOGIN),
-            ] {
-                if let Ok(v) = header::HeaderValue::from_str(&c) {
-                    res.headers_mut().append(header::SET_COOKIE, v);
-                }
-            }
-            res
+            let session = cookies::set(cookies::SESSION, &token, None);
+            redirect_setting("/totp", &[session, cookies::clear(cookies::LOGIN)])
         }
         Err(status) => match WebError::from_status(&status) {
             WebError::NotAuthorized | WebError::Forbidden(_) => {
-                let mut res = Redirect::to("/not-authorized").into_response();
-                if let Ok(v) = header::HeaderValue::from_str(&cookies::clear(cookies::LOGIN)) {
-                    res.headers_mut().append(header::SET_COOKIE, v);
-                }
-                res
+                redirect_setting("/not-authorized", &[cookies::clear(cookies::LOGIN)])
             }
             WebError::ExecutorDown => respond(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -309,13 +311,7 @@ pub async fn totp_submit(
     match result {
         Ok(r) => {
             let token = r.into_inner().session.map(|s| s.token).unwrap_or_default();
-            let mut res = Redirect::to("/").into_response();
-            if let Ok(v) =
-                header::HeaderValue::from_str(&cookies::set(cookies::SESSION, &token, None))
-            {
-                res.headers_mut().append(header::SET_COOKIE, v);
-            }
-            res
+            redirect_setting("/", &[cookies::set(cookies::SESSION, &token, None)])
         }
         Err(status) => {
             let e = WebError::from_status(&status);
@@ -362,9 +358,5 @@ pub async fn logout(
             .logout(&Session::new(token), &origin)
             .await;
     }
-    let mut res = Redirect::to("/login").into_response();
-    if let Ok(v) = header::HeaderValue::from_str(&cookies::clear(cookies::SESSION)) {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
-    res
+    redirect_setting("/login", &[cookies::clear(cookies::SESSION)])
 }

@@ -12,4 +12,6 @@ pub mod job;
 pub mod layout;
 pub mod login;
 pub mod parts;
+#[cfg(test)]
+mod test_support;
 pub mod vocab;

@@ -6,6 +6,7 @@
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use maud::{Markup, html};
+use spiderpig_policy::time as policy_time;
 use spiderpig_policy::{Action, JobState};
 
 use super::layout::{Frame, document, message};
@@ -118,34 +119,10 @@ pub fn time(ms: i64) -> Markup {
     }
 }
 
-/// `(2024-05-01T12:34:56Z, 2024-05-01 12:34:56 UTC)`, or `None` for ≤ 0.
+/// `(2024-05-01T12:34:56Z, 2024-05-01 12:34:56 UTC)`, or `None` for ≤ 0
+/// (no time yet). The calendar arithmetic is `policy`'s.
 pub fn utc(ms: i64) -> Option<(String, String)> {
-    if ms <= 0 {
-        return None;
-    }
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    Some((
-        format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z"),
-        format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02} UTC"),
-    ))
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian
-/// (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    (ms > 0).then(|| (policy_time::rfc3339(ms), policy_time::utc(ms)))
 }
 
 /// A state badge: `span.state[data-state]` with the state in words (never

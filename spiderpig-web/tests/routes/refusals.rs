@@ -157,10 +157,7 @@ async fn a_cross_site_sign_in_form_gets_an_html_page_never_json() {
 
 /// An HTML page saying the request was refused, not a JSON body.
 async fn assert_html_page(res: axum::response::Response, path: &str, how: &str) {
-    let ct = res.headers()[header::CONTENT_TYPE]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let ct = content_type(&res);
     assert!(ct.starts_with("text/html"), "{path}: {how}: {ct}");
     let body = text(res).await;
     assert!(body.contains("Not allowed"), "{path}: {how}: {body}");

@@ -135,14 +135,18 @@ pub fn all_posts() -> Vec<(&'static str, &'static str)> {
     v
 }
 
-pub async fn json(res: Response) -> Value {
-    let ct = res
-        .headers()
+/// The response's `Content-Type` (it must have one).
+pub fn content_type(res: &Response) -> String {
+    res.headers()
         .get(header::CONTENT_TYPE)
-        .unwrap()
+        .expect("a Content-Type")
         .to_str()
         .unwrap()
-        .to_string();
+        .to_string()
+}
+
+pub async fn json(res: Response) -> Value {
+    let ct = content_type(&res);
     assert!(ct.starts_with("application/json"), "content type {ct}");
     let bytes = to_bytes(res.into_body(), 1 << 20).await.unwrap();
     serde_json::from_slice(&bytes).unwrap()

@@ -1,31 +1,14 @@
 //! The job page's markup: who sees which prompt buttons and actions, the
 //! stage strip, and that scap's text stays text.
 
-use spiderpig_policy::{GerritBase, Stage};
+use spiderpig_policy::Stage;
 use spiderpig_proto::v1 as pb;
 
 use super::log::Excerpt;
 use super::render::{JobPage, render, stage_strip};
 use crate::auth::Me;
-use crate::links::Links;
+use crate::pages::test_support::{links, signed_in as viewer};
 use crate::views;
-
-fn viewer(name: &str, admin: bool) -> Me {
-    Me {
-        token: "t".into(),
-        username: name.into(),
-        is_admin: admin,
-        totp_passed: true,
-        totp_enrolled: true,
-    }
-}
-
-fn links() -> Links {
-    Links::new(
-        GerritBase::new("https://gerrit.example.org").unwrap(),
-        "https://phab.example.org",
-    )
-}
 
 fn job(state: pb::JobState, prompt: Option<pb::Prompt>) -> pb::Job {
     pb::Job {
