@@ -41,8 +41,7 @@ pub(super) async fn print<W: Write>(
         for record in page.records {
             let record = LogRecordView::from(record);
             if out.json {
-                serde_json::to_writer(&mut out.out, &record)?;
-                out.out.write_all(b"\n")?;
+                out.write_json(serde_json::to_string(&record)?)?;
             } else {
                 write_record(&mut out.out, &record, out.tty)?;
             }
