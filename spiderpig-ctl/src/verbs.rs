@@ -38,8 +38,7 @@ impl<W: Write> Output<W> {
     /// One JSON document and a newline, C1 and bidi controls escaped
     /// ([`json_escaped`]).
     pub(super) fn write_json(&mut self, json: String) -> Result<(), VerbError> {
-        self.out
-            .write_all(json_escaped(json).as_bytes())?;
+        self.out.write_all(json_escaped(json).as_bytes())?;
         Ok(self.out.write_all(b"\n")?)
     }
 }
