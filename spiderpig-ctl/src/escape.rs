@@ -48,13 +48,19 @@ fn push_escaped(out: &mut String, c: char) {
     }
 }
 
-/// JSON text with every control character (DEL and C1 included), bidi
+/// JSON text with every control character (DEL and C1 included) other than
+/// the layout of pretty output, every bidi
 /// control and Unicode line separator written as a `\uXXXX` escape.
 /// `serde_json` escapes only C0, so 8-bit CSI/OSC (U+009B, U+009D) and bidi
 /// overrides in hidden lines would reach a terminal raw. Such characters
 /// occur only inside JSON strings, where the escape means the same value.
 pub(super) fn json_escaped(json: String) -> String {
-    let unsafe_char = |c: char| needs_escape(c) || matches!(c, '\u{2028}' | '\u{2029}');
+    // serde_json escapes `\n`, `\r` and `\t` inside strings, so where they
+    // occur raw they are the layout of pretty output and stay.
+    let unsafe_char = |c: char| {
+        (needs_escape(c) && !matches!(c, '\n' | '\r' | '\t'))
+            || matches!(c, '\u{2028}' | '\u{2029}')
+    };
     if !json.chars().any(unsafe_char) {
         return json;
     }
@@ -206,6 +212,15 @@ mod tests {
         assert_eq!(back["text"], text);
         let plain = serde_json::to_string(&serde_json::json!({ "text": "naïve" })).unwrap();
         assert_eq!(json_escaped(plain.clone()), plain);
+        // Pretty output keeps its layout; a newline in a value stays escaped.
+        let value = serde_json::json!({ "a": ["two\nlines\u{9b}"] });
+        let pretty = json_escaped(serde_json::to_string_pretty(&value).unwrap());
+        assert!(pretty.contains("\n  \"a\""), "{pretty}");
+        assert!(pretty.contains("two\\nlines\\u009b"), "{pretty}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&pretty).unwrap(),
+            value
+        );
     }
 
     #[test]
