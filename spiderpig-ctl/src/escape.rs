@@ -48,9 +48,9 @@ fn push_escaped(out: &mut String, c: char) {
     }
 }
 
-/// JSON text with every control character (DEL and C1 included) other than
-/// the layout of pretty output, every bidi
-/// control and Unicode line separator written as a `\uXXXX` escape.
+/// JSON text with every control character (DEL and C1 included; not the
+/// layout of pretty output), bidi control and Unicode line separator written
+/// as a `\uXXXX` escape.
 /// `serde_json` escapes only C0, so 8-bit CSI/OSC (U+009B, U+009D) and bidi
 /// overrides in hidden lines would reach a terminal raw. Such characters
 /// occur only inside JSON strings, where the escape means the same value.
