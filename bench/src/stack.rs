@@ -140,8 +140,13 @@ impl Stack {
                 fake_scap: serde_json::json!({"pace": "instant", "flood_lines": o.flood_lines}),
                 ..HarnessOptions::default()
             },
-            // Every watcher, the bench's browsers, and some room.
-            limits: vec![format!("ws_connections = {}", o.max_watchers + 64)],
+            // Every watcher, the bench's browsers, and some room; all come
+            // from loopback, so the per-client cap is lifted to the total.
+            limits: vec![
+                format!("ws_connections = {}", o.max_watchers + 64),
+                format!("connections = {}", o.max_watchers + 256),
+                format!("connections_per_client = {}", o.max_watchers + 256),
+            ],
             ..WebOptions::default()
         };
         let mut web = WebHarness::start(opts).await?;

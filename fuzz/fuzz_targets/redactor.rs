@@ -12,6 +12,8 @@ use spiderpig_policy::{
 };
 
 /// Compiled once: building the patterns is what would otherwise dominate.
+/// `default_patterns` is what the executor runs with when its configuration
+/// adds none (`spiderpig_executor::config::tests::the_default_pattern_applies_whatever_the_file_says`).
 static PATTERNS: LazyLock<RedactionPatterns> = LazyLock::new(RedactionPatterns::default_patterns);
 
 #[derive(Debug, Arbitrary)]

@@ -10,7 +10,7 @@
 use regex::{RegexBuilder, RegexSet, RegexSetBuilder};
 
 use crate::error::PolicyError;
-use crate::text::echo;
+use crate::text::{echo, fold_lookalikes};
 
 mod terminal;
 
@@ -23,17 +23,20 @@ pub const PLACEHOLDER: &str = "<sensitive information hidden>";
 /// also when written with doubled slashes or `./` components.
 pub const DEFAULT_PATTERN: &str = r"/srv/(?:\.?/)*patches(?:/|$|[^\w.-])";
 
-/// Compiled regular expressions for lines that are sensitive whatever scap says.
+/// Compiled regular expressions for lines that are sensitive whatever scap says:
+/// always [`DEFAULT_PATTERN`], plus any a configuration adds. A configuration can
+/// widen what is hidden, never narrow it.
 #[derive(Debug, Clone)]
 pub struct RedactionPatterns {
     set: RegexSet,
 }
 
 impl RedactionPatterns {
-    /// Compiles configured patterns (Rust `regex` syntax). Any pattern that does not
-    /// compile, or is empty, is an error: the executor must not run without it.
-    pub fn new(patterns: &[String]) -> Result<Self, PolicyError> {
-        for pattern in patterns {
+    /// [`DEFAULT_PATTERN`] and the configured `extra` patterns (Rust `regex`
+    /// syntax). Any pattern that does not compile, or is empty, is an error: the
+    /// executor must not run without it.
+    pub fn new(extra: &[String]) -> Result<Self, PolicyError> {
+        for pattern in extra {
             let bad = |reason: String| PolicyError::BadRedactionPattern {
                 pattern: echo(pattern),
                 reason,
@@ -45,18 +48,26 @@ impl RedactionPatterns {
                 .build()
                 .map_err(|e| bad(regex_reason(&e)))?;
         }
-        let set = RegexSetBuilder::new(patterns).build().map_err(|e| {
-            PolicyError::BadRedactionPattern {
-                pattern: "(all patterns together)".into(),
-                reason: regex_reason(&e),
-            }
-        })?;
+        let all = std::iter::once(DEFAULT_PATTERN).chain(extra.iter().map(String::as_str));
+        let set =
+            RegexSetBuilder::new(all)
+                .build()
+                .map_err(|e| PolicyError::BadRedactionPattern {
+                    pattern: "(all patterns together)".into(),
+                    reason: regex_reason(&e),
+                })?;
         Ok(Self { set })
     }
 
-    /// The default: [`DEFAULT_PATTERN`].
+    /// [`DEFAULT_PATTERN`] alone: what the executor uses when its configuration
+    /// adds none (the fuzz target and the policy tests check exactly this).
     pub fn default_patterns() -> Self {
-        Self::new(&[DEFAULT_PATTERN.to_owned()]).expect("the default pattern compiles")
+        Self::new(&[]).expect("the default pattern compiles")
+    }
+
+    /// Every pattern in force, [`DEFAULT_PATTERN`] first.
+    pub fn patterns(&self) -> &[String] {
+        self.set.patterns()
     }
 
     /// Whether any pattern matches any view of `text`, failing closed: the text with
@@ -71,7 +82,19 @@ impl RedactionPatterns {
     /// `None` when [`RedactionPatterns::is_sensitive`]; otherwise what users may
     /// see of `text` ([`sanitize_for_display`]). One reading of the line's
     /// terminal sequences serves both.
+    ///
+    /// Text with look-alikes of ASCII (fullwidth forms, slash look-alikes) is
+    /// also checked with them folded to ASCII; what users see keeps them.
     pub fn shown(&self, text: &str) -> Option<String> {
+        let shown = self.shown_as_written(text)?;
+        match fold_lookalikes(text) {
+            Some(folded) if self.shown_as_written(&folded).is_none() => None,
+            _ => Some(shown),
+        }
+    }
+
+    /// [`RedactionPatterns::shown`] for the characters as written.
+    fn shown_as_written(&self, text: &str) -> Option<String> {
         if self.set.is_match(text) {
             return None;
         }

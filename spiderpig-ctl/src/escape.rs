@@ -48,6 +48,36 @@ fn push_escaped(out: &mut String, c: char) {
     }
 }
 
+/// JSON text with every control character (DEL and C1 included; not the
+/// layout of pretty output), bidi control and Unicode line separator written
+/// as a `\uXXXX` escape.
+/// `serde_json` escapes only C0, so 8-bit CSI/OSC (U+009B, U+009D) and bidi
+/// overrides in hidden lines would reach a terminal raw. Such characters
+/// occur only inside JSON strings, where the escape means the same value.
+pub(super) fn json_escaped(json: String) -> String {
+    // serde_json escapes `\n`, `\r` and `\t` inside strings, so where they
+    // occur raw they are the layout of pretty output and stay.
+    let unsafe_char = |c: char| {
+        (needs_escape(c) && !matches!(c, '\n' | '\r' | '\t'))
+            || matches!(c, '\u{2028}' | '\u{2029}')
+    };
+    if !json.chars().any(unsafe_char) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if unsafe_char(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// One line of a job log for printing. Escape sequences are removed, except
 /// SGR colour sequences when `colour` is set (stdout is a terminal); other
 /// control characters are escaped as in [`escape`], except that a tab stays a
@@ -160,6 +190,37 @@ mod tests {
             assert_eq!(escape(input), want, "{input:?}");
             assert!(!escape(input).contains(['\n', '\r', '\u{1b}']));
         }
+    }
+
+    /// `--json` output carries C1 controls, DEL, bidi controls and line
+    /// separators only as escapes, and still parses to the same text.
+    #[test]
+    fn json_output_escapes_c1_bidi_and_separators() {
+        let text = "a\u{9b}2J\u{9d}0;t\u{7}\u{7f}\u{202e}b\u{2066}\u{2028}\u{1b}[31m日本";
+        let json =
+            json_escaped(serde_json::to_string(&serde_json::json!({ "text": text })).unwrap());
+        let raw = |c: char| {
+            (c.is_control() && c != '\n')
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}')
+        };
+        assert!(!json.chars().any(raw), "{json}");
+        assert!(
+            json.contains("\\u009b") && json.contains("\\u202e"),
+            "{json}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["text"], text);
+        let plain = serde_json::to_string(&serde_json::json!({ "text": "naïve" })).unwrap();
+        assert_eq!(json_escaped(plain.clone()), plain);
+        // Pretty output keeps its layout; a newline in a value stays escaped.
+        let value = serde_json::json!({ "a": ["two\nlines\u{9b}"] });
+        let pretty = json_escaped(serde_json::to_string_pretty(&value).unwrap());
+        assert!(pretty.contains("\n  \"a\""), "{pretty}");
+        assert!(pretty.contains("two\\nlines\\u009b"), "{pretty}");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&pretty).unwrap(),
+            value
+        );
     }
 
     #[test]

@@ -54,8 +54,7 @@ pub(super) async fn print<W: Write>(
             // rest of its lines are new.
             record.continued = i == 0 && after_hidden > 0;
             if out.json {
-                serde_json::to_writer(&mut out.out, &record)?;
-                out.out.write_all(b"\n")?;
+                out.write_json(serde_json::to_string(&record)?)?;
             } else {
                 write_record(&mut out.out, &record, out.tty)?;
             }

@@ -13,6 +13,7 @@ use tonic::transport::Channel;
 
 use super::args::{QueueAction, ReasonArg, TotpAction, UserArg, Verb};
 use super::errors::VerbError;
+use super::escape::json_escaped;
 use super::render::Human;
 use super::view::*;
 
@@ -27,12 +28,18 @@ pub(super) struct Output<W> {
 impl<W: Write> Output<W> {
     fn emit<V: Serialize + Human>(&mut self, view: V) -> Result<(), VerbError> {
         if self.json {
-            serde_json::to_writer_pretty(&mut self.out, &view)?;
-            self.out.write_all(b"\n")?;
+            self.write_json(serde_json::to_string_pretty(&view)?)?;
         } else {
             self.out.write_all(view.human().as_bytes())?;
         }
         Ok(self.out.flush()?)
+    }
+
+    /// One JSON document and a newline, C1 and bidi controls escaped
+    /// ([`json_escaped`]).
+    pub(super) fn write_json(&mut self, json: String) -> Result<(), VerbError> {
+        self.out.write_all(json_escaped(json).as_bytes())?;
+        Ok(self.out.write_all(b"\n")?)
     }
 }
 

@@ -171,20 +171,14 @@ impl Default for Limits {
 }
 
 /// `[redaction]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Redaction {
-    /// Regular expressions; a matching line is hidden even if scap did not
-    /// mark it sensitive.
+    /// Regular expressions added to `spiderpig_policy::redact::DEFAULT_PATTERN`
+    /// (the security-patch directory), which always applies: a matching line is
+    /// hidden even if scap did not mark it sensitive. None by default.
+    #[serde(default)]
     pub patterns: Vec<String>,
-}
-
-impl Default for Redaction {
-    fn default() -> Self {
-        Self {
-            patterns: vec![r"/srv/patches/".to_string()],
-        }
-    }
 }
 
 fn default_retention_days() -> u32 {
@@ -307,14 +301,9 @@ impl Config {
         Ok(())
     }
 
-    /// The compiled redaction patterns (fails closed on a bad pattern).
+    /// The compiled redaction patterns: the default pattern and the configured
+    /// ones (fails closed on a bad pattern).
     pub fn redaction_patterns(&self) -> Result<RedactionPatterns> {
-        if self.redaction.patterns.is_empty() {
-            return Err(bad(
-                "redaction.patterns",
-                "must list at least one pattern (the security-patch directory): an empty list would turn the second line of redaction off",
-            ));
-        }
         RedactionPatterns::new(&self.redaction.patterns)
             .map_err(|e| bad("redaction.patterns", e.to_string()))
     }

@@ -93,7 +93,10 @@ pub async fn run(
         let on_refusal = refusal_sink(refusals, "admin.sock");
         let incoming = incoming_with(
             admin_listener,
-            PeerPolicy::Admins { gid: admin_gid },
+            PeerPolicy::Admins {
+                gid: admin_gid,
+                executor_uid: nix::unistd::geteuid().as_raw(),
+            },
             config.limits.max_connections,
             on_refusal,
         );

@@ -3,8 +3,8 @@
 //! (SO_PEERCRED, taken at `connect()` time), never from anything it sends.
 //!
 //! `executor.sock` admits exactly the web's uid ([`PeerPolicy::WebOnly`]).
-//! `admin.sock` admits root and members of the admin group
-//! ([`PeerPolicy::Admins`]). The check runs once per connection, in the
+//! `admin.sock` admits root and members of the admin group, never the
+//! executor's own uid (scap's) ([`PeerPolicy::Admins`]). The check runs once per connection, in the
 //! accept loop (`server::incoming`), before a single byte is read, so a
 //! refused peer never reaches a handler. Handlers read the accepted peer
 //! from the request extensions with [`peer_from`].
@@ -36,8 +36,11 @@ pub enum PeerPolicy {
     /// Exactly this uid (spiderpig-web). Root is refused too: the web never
     /// runs as root, so a root peer on `executor.sock` is a misconfiguration.
     WebOnly { uid: u32 },
-    /// Root, or a member of this group (see [`check`]).
-    Admins { gid: u32 },
+    /// Root, or a member of this group (see [`check`]), but never
+    /// `executor_uid`, the uid the executor runs as (unless that is root):
+    /// scap and all it runs have that uid, and must not reach the admin verbs
+    /// even if someone adds the executor's user to the admin group.
+    Admins { gid: u32, executor_uid: u32 },
 }
 
 /// The kernel's credentials of the process at the other end of `stream`.
@@ -55,7 +58,8 @@ pub fn peer_of(stream: &tokio::net::UnixStream) -> Result<PeerIdentity> {
 
 /// May this peer use a socket with this policy? `PeerRejected` if not.
 ///
-/// `Admins` admits, in this order:
+/// `Admins` refuses the executor's own uid (unless it is root) whatever its
+/// groups, then admits, in this order:
 /// - uid 0;
 /// - a process whose effective gid (from SO_PEERCRED) is the admin group:
 ///   that is a kernel credential, e.g. `sg spiderpig-admin ctl`;
@@ -69,8 +73,9 @@ pub fn peer_of(stream: &tokio::net::UnixStream) -> Result<PeerIdentity> {
 pub fn check(peer: &PeerIdentity, policy: &PeerPolicy) -> Result<()> {
     let allowed = match policy {
         PeerPolicy::WebOnly { uid } => peer.uid == *uid,
-        PeerPolicy::Admins { gid } => {
-            peer.uid == 0 || peer.gid == *gid || user_in_group(peer.uid, *gid)
+        PeerPolicy::Admins { gid, executor_uid } => {
+            let scap_side = *executor_uid != 0 && peer.uid == *executor_uid;
+            !scap_side && (peer.uid == 0 || peer.gid == *gid || user_in_group(peer.uid, *gid))
         }
     };
     if allowed {
@@ -188,7 +193,10 @@ mod tests {
 
     #[test]
     fn admins_admits_root_and_the_group_and_nobody_else() {
-        let policy = PeerPolicy::Admins { gid: 4242 };
+        let policy = PeerPolicy::Admins {
+            gid: 4242,
+            executor_uid: 0,
+        };
         let table = [
             (peer(0, 0), true),
             (peer(65534, 4242), true),   // effective gid is the group
@@ -200,6 +208,33 @@ mod tests {
         }
     }
 
+    /// The executor's own uid (scap's) is refused on `admin.sock` even with
+    /// the admin group as its effective gid; root as the executor's uid
+    /// changes nothing for root.
+    #[test]
+    fn admins_refuses_the_executors_own_uid() {
+        let policy = PeerPolicy::Admins {
+            gid: 4242,
+            executor_uid: 990,
+        };
+        let table = [
+            (peer(990, 4242), false),
+            (peer(990, 990), false),
+            (peer(991, 4242), true),
+            (peer(0, 0), true),
+        ];
+        for (p, ok) in table {
+            assert_eq!(check(&p, &policy).is_ok(), ok, "{p:?}");
+        }
+        let err = check(&peer(990, 4242), &policy).unwrap_err();
+        assert!(matches!(err, ExecutorError::PeerRejected { uid: 990 }));
+        let root_executor = PeerPolicy::Admins {
+            gid: 4242,
+            executor_uid: 0,
+        };
+        assert!(check(&peer(0, 0), &root_executor).is_ok());
+    }
+
     #[test]
     fn admins_reads_supplementary_membership_from_the_user_database() {
         let Some((uid, gid)) = supplementary_member() else {
@@ -207,9 +242,27 @@ mod tests {
             return;
         };
         let member = peer(uid, 65534);
-        assert!(check(&member, &PeerPolicy::Admins { gid }).is_ok());
+        assert!(
+            check(
+                &member,
+                &PeerPolicy::Admins {
+                    gid,
+                    executor_uid: 0
+                }
+            )
+            .is_ok()
+        );
         let outsider = peer(65534, 65534);
-        assert!(check(&outsider, &PeerPolicy::Admins { gid }).is_err());
+        assert!(
+            check(
+                &outsider,
+                &PeerPolicy::Admins {
+                    gid,
+                    executor_uid: 0
+                }
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -54,6 +54,10 @@ pub struct Timeouts {
     pub executor_secs: u64,
     pub gerrit_secs: u64,
     pub shutdown_drain_secs: u64,
+    /// An HTTP/1 connection must send a whole request head within this
+    /// time, and between two requests it may stay idle no longer (slowloris,
+    /// idle keep-alive connections).
+    pub header_read_secs: u64,
 }
 
 impl Default for Timeouts {
@@ -63,6 +67,7 @@ impl Default for Timeouts {
             executor_secs: 10,
             gerrit_secs: 5,
             shutdown_drain_secs: 10,
+            header_read_secs: 10,
         }
     }
 }
@@ -82,6 +87,11 @@ pub struct Limits {
     /// Open WebSockets of one session (its browser's tabs), so that one
     /// signed-in person cannot take every place under `ws_connections`.
     pub ws_per_session: usize,
+    /// Open TCP connections in all (idle, handshaking or upgraded).
+    pub connections: usize,
+    /// Open TCP connections from one client (an IPv4 address or an IPv6
+    /// /64); applied only with `[tls]`, where clients connect directly.
+    pub connections_per_client: usize,
 }
 
 impl Default for Limits {
@@ -92,6 +102,8 @@ impl Default for Limits {
             ws_queue: 512,
             ws_connections: 1000,
             ws_per_session: 20,
+            connections: 2048,
+            connections_per_client: 64,
         }
     }
 }
@@ -175,8 +187,21 @@ impl Config {
                 "must be from 1 to limits.ws_connections",
             ));
         }
+        if l.connections == 0
+            || l.connections_per_client == 0
+            || l.connections_per_client > l.connections
+        {
+            return Err(bad(
+                "limits.connections",
+                "connections and connections_per_client must be > 0, and connections_per_client ≤ connections",
+            ));
+        }
         let t = &self.timeouts;
-        if t.request_secs == 0 || t.executor_secs == 0 || t.gerrit_secs == 0 {
+        if t.request_secs == 0
+            || t.executor_secs == 0
+            || t.gerrit_secs == 0
+            || t.header_read_secs == 0
+        {
             return Err(bad("timeouts", "time-outs must be greater than 0"));
         }
         self.monitoring.validate()?;

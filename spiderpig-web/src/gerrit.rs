@@ -1,11 +1,13 @@
 //! Gerrit's REST API, for the change details shown before submitting.
-//! Trust: Gerrit's answers are shown as text only (escaped); they never
-//! decide anything (the executor and scap check the changes themselves).
+//! Trust: Gerrit's answers are untrusted (any uploader writes the subject and
+//! their own display name): they are shown as text only (escaped), without
+//! control, bidi or invisible characters, and they never decide anything (the
+//! executor and scap check the changes themselves).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use spiderpig_policy::{ChangeNumber, GerritBase};
+use spiderpig_policy::{ChangeNumber, GerritBase, strip_terminal_controls};
 
 use crate::config::Config;
 use crate::error::WebError;
@@ -40,8 +42,6 @@ struct RawChange {
 
 #[derive(Deserialize, Default)]
 struct RawAccount {
-    #[serde(default)]
-    name: Option<String>,
     #[serde(default)]
     username: Option<String>,
     #[serde(rename = "_account_id", default)]
@@ -126,20 +126,24 @@ pub fn parse_change(body: &[u8], base: &GerritBase) -> Result<ChangeInfo, WebErr
         .map_err(|_| WebError::Gerrit("unexpected answer".into()))?;
     let number =
         ChangeNumber::new(raw.number).map_err(|_| WebError::Gerrit("bad change number".into()))?;
+    // The username, which Gerrit's administrators assign, never the display
+    // name, which the account's owner sets to anything (a colleague's name).
     let owner = raw
         .owner
-        .name
-        .or(raw.owner.username)
+        .username
         .or(raw.owner.id.map(|i| format!("account {i}")))
         .unwrap_or_default();
+    // A deployer reads this table before typing a TOTP code: no RLO or
+    // zero-width character may reorder or disguise what it says.
+    let clean = |text: &str| strip_terminal_controls(text);
     Ok(ChangeInfo {
         number: number.get(),
         url: base.change_url(number),
-        subject: raw.subject,
-        project: raw.project,
-        branch: raw.branch,
-        status: raw.status,
-        owner,
+        subject: clean(&raw.subject),
+        project: clean(&raw.project),
+        branch: clean(&raw.branch),
+        status: clean(&raw.status),
+        owner: clean(&owner),
     })
 }
 
@@ -156,9 +160,27 @@ mod tests {
         assert_eq!(c.number, 42);
         assert_eq!(c.project, "mediawiki/core");
         assert_eq!(c.subject, "Fix <b>thing</b>");
-        assert_eq!(c.owner, "Ann");
+        assert_eq!(
+            c.owner, "account 7",
+            "no username: the id, never the display name"
+        );
         assert_eq!(c.status, "MERGED");
         assert!(c.url.ends_with("/42"));
+    }
+
+    /// The review's case (F14): a display name copied from a colleague and a
+    /// subject that reverses itself with RLO.
+    #[test]
+    fn owner_is_the_username_and_text_loses_bidi_and_invisible_characters() {
+        let base = GerritBase::new("https://gerrit.example.org").unwrap();
+        let body = ")]}'\n{\"project\":\"media\\u200bwiki/core\",\"branch\":\"wmf/1\\u2066\",\
+            \"subject\":\"Fix \\u202egnp.exe\\u001b[8m\\u00ad\\u034f\",\"status\":\"MERGED\",\"_number\":42,\
+            \"owner\":{\"_account_id\":7,\"name\":\"Trusted Colleague\",\"username\":\"mallory\\u202e\"}}";
+        let c = parse_change(body.as_bytes(), &base).unwrap();
+        assert_eq!(c.owner, "mallory");
+        assert_eq!(c.subject, "Fix gnp.exe");
+        assert_eq!(c.project, "mediawiki/core");
+        assert_eq!(c.branch, "wmf/1");
     }
 
     #[test]

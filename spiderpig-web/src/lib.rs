@@ -34,11 +34,13 @@
 //!   events; one shared log feed per watched job, one shared feed of the
 //!   global events, which also tells of every session's end).
 //! - [`assets`]: embedded static files.
+//! - [`admit`]: connection caps (in all, and per client with `[tls]`).
 //! - [`server`]: listening (TLS with rustls, or loopback HTTP) and shutdown.
 //! - [`state`]: what every handler shares (configuration, the executor and
 //!   Gerrit clients, the WebSocket hub); no secrets.
 #![forbid(unsafe_code)]
 
+pub mod admit;
 pub mod api;
 pub mod app;
 pub mod assets;

@@ -5,6 +5,12 @@
 //! Accepted connections get `TCP_NODELAY`: WebSocket frames are small
 //! writes, and with Nagle's algorithm each one waited for the ACK of the one
 //! before, which the browser's side delays by up to 40 ms.
+//!
+//! Connections are capped ([`crate::admit`]: in all, and per client with
+//! `[tls]`) and time-limited: rustls's acceptor bounds the TLS handshake
+//! (10 s), hyper the HTTP/1 request head and the idle time between requests
+//! (`timeouts.header_read_secs`; axum-server turns hyper's default off), and
+//! HTTP/2 connections are pinged and closed when the pings go unanswered.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,6 +20,7 @@ use axum_server::Handle;
 use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::RustlsConfig;
 
+use crate::admit::Caps;
 use crate::app::app;
 use crate::config::Config;
 use crate::error::WebError;
@@ -42,6 +49,8 @@ pub async fn run_on(
     let _ = rustls::crypto::ring::default_provider().install_default();
     let drain = Duration::from_secs(config.timeouts.shutdown_drain_secs);
     let tls = config.tls.clone();
+    let limits = config.limits.clone();
+    let header_read = Duration::from_secs(config.timeouts.header_read_secs);
     let state = AppState::new(config);
     let ws = state.ws.clone();
     // One monitoring poller for the process; it stops with the sockets.
@@ -57,6 +66,8 @@ pub async fn run_on(
         ws_signal.shutdown();
         h.graceful_shutdown(Some(drain));
     });
+    let per_client = tls.is_some().then_some(limits.connections_per_client);
+    let caps = Caps::new(limits.connections, per_client);
     let result = match tls {
         Some(tls) => {
             let rustls = RustlsConfig::from_pem_file(&tls.cert, &tls.key)
@@ -65,23 +76,36 @@ pub async fn run_on(
                     key: "tls".into(),
                     reason: e.to_string(),
                 })?;
-            axum_server::from_tcp_rustls(listener, rustls)
+            let mut server = axum_server::from_tcp_rustls(listener, rustls)
                 .map_err(|e| WebError::Internal(format!("listener: {e}")))?
-                .map(|tls| tls.acceptor(NoDelayAcceptor::new()))
-                .handle(handle)
-                .serve(router)
-                .await
+                .map(|tls| tls.acceptor(caps.acceptor(NoDelayAcceptor::new())));
+            set_timeouts(server.http_builder(), header_read);
+            server.handle(handle).serve(router).await
         }
         None => {
-            axum_server::from_tcp(listener)
+            let mut server = axum_server::from_tcp(listener)
                 .map_err(|e| WebError::Internal(format!("listener: {e}")))?
-                .acceptor(NoDelayAcceptor::new())
-                .handle(handle)
-                .serve(router)
-                .await
+                .acceptor(caps.acceptor(NoDelayAcceptor::new()));
+            set_timeouts(server.http_builder(), header_read);
+            server.handle(handle).serve(router).await
         }
     };
     // Let the sockets' close frames go out, within the same drain time.
     let _ = tokio::time::timeout(drain, ws.closed()).await;
     result.map_err(|e| WebError::Internal(format!("server: {e}")))
+}
+
+/// How long a connection may take to send a request head, or stay idle
+/// between requests (HTTP/1; hyper starts the timer whenever it waits for a
+/// head); how often an HTTP/2 connection is pinged, and how long its answer
+/// may take.
+fn set_timeouts(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    header_read: Duration,
+) {
+    builder.http1().header_read_timeout(header_read);
+    builder
+        .http2()
+        .keep_alive_interval(header_read)
+        .keep_alive_timeout(header_read);
 }

@@ -33,7 +33,7 @@ pub struct HarnessOptions {
     pub job_secs: u64,
     pub queued_per_user: usize,
     pub watch_buffer: usize,
-    /// Extra TOML appended to the `[redaction]` patterns.
+    /// Patterns added to the default one (`[redaction] patterns`).
     pub patterns: Vec<String>,
     /// fake-scap's settings file.
     pub fake_scap: serde_json::Value,
@@ -51,7 +51,9 @@ impl Default for HarnessOptions {
             job_secs: 7200,
             queued_per_user: 3,
             watch_buffer: 1024,
-            patterns: vec!["/srv/patches/".into()],
+            // None added: the harness runs with the default pattern alone,
+            // as the executor ships.
+            patterns: Vec::new(),
             fake_scap: serde_json::json!({"pace": "instant", "record_invocations": true}),
             redirect_url: REDIRECT.to_string(),
         }

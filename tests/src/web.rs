@@ -48,6 +48,8 @@ pub struct WebOptions {
     pub limits: Vec<String>,
     /// `timeouts.shutdown_drain_secs`.
     pub drain_secs: u64,
+    /// More lines of web.toml's `[timeouts]`, e.g. `header_read_secs = 1`.
+    pub timeouts: Vec<String>,
     /// Lines of web.toml's `[monitoring]` (absent when empty), e.g.
     /// `prometheus_url = "http://127.0.0.1:9090"`.
     pub monitoring: Vec<String>,
@@ -60,6 +62,7 @@ impl Default for WebOptions {
             gerrit: default_changes(),
             limits: Vec::new(),
             drain_secs: 3,
+            timeouts: Vec::new(),
             monitoring: Vec::new(),
         }
     }
@@ -135,7 +138,7 @@ impl WebHarness {
         let text = format!(
             "listen = {listen}\npublic_origin = {origin_s}\nexecutor_socket = {socket}\n\
              gerrit_url = {gerrit_url}\n\n[tls]\ncert = {cert}\nkey = {key}\n\n\
-             [timeouts]\nshutdown_drain_secs = {drain}\n\n[limits]\n{limits}\n{monitoring}",
+             [timeouts]\nshutdown_drain_secs = {drain}\n{timeouts}\n\n[limits]\n{limits}\n{monitoring}",
             listen = toml_str(&addr.to_string()),
             origin_s = toml_str(&origin),
             socket = toml_str(&exec.config.sockets.executor.display().to_string()),
@@ -143,6 +146,7 @@ impl WebHarness {
             cert = toml_str(&cert.display().to_string()),
             key = toml_str(&key.display().to_string()),
             drain = opts.drain_secs,
+            timeouts = opts.timeouts.join("\n"),
             limits = opts.limits.join("\n"),
             monitoring = if opts.monitoring.is_empty() {
                 String::new()
@@ -216,6 +220,12 @@ impl WebHarness {
             Ok(Err(e)) => bail!("spiderpig-web panicked: {e}"),
             Err(_) => bail!("spiderpig-web did not stop within {limit:?}"),
         }
+    }
+
+    /// The TLS client settings [`Browser`]s use (trusting only the web's
+    /// certificate), for tests that speak to the socket byte by byte.
+    pub fn tls_client(&self) -> Arc<rustls::ClientConfig> {
+        self.tls.clone()
     }
 
     /// A fresh browser: empty cookie jar, trusts only the web's certificate.

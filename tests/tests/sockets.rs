@@ -290,7 +290,14 @@ const NOBODY: Option<(u32, u32)> = Some((65534, 65534));
 
 #[tokio::test]
 async fn root_reaches_the_handler_which_sees_its_identity() {
-    let s = serve(PeerPolicy::Admins { gid: 4242 }, Opts::default()).await;
+    let s = serve(
+        PeerPolicy::Admins {
+            gid: 4242,
+            executor_uid: 0,
+        },
+        Opts::default(),
+    )
+    .await;
     let (ok, out) = probe(&s.sock, "status", None).await;
     assert!(ok, "{out}");
     assert_eq!(out.trim(), "OK 0:root");
@@ -301,7 +308,10 @@ async fn root_reaches_the_handler_which_sees_its_identity() {
 async fn another_uid_is_refused_before_any_handler_runs() {
     for policy in [
         PeerPolicy::WebOnly { uid: 4242 },
-        PeerPolicy::Admins { gid: 4242 },
+        PeerPolicy::Admins {
+            gid: 4242,
+            executor_uid: 0,
+        },
     ] {
         let s = serve(policy.clone(), Opts::default()).await;
         for verb in ["status", "whoami"] {
@@ -332,11 +342,39 @@ async fn web_only_admits_the_web_uid_and_refuses_root() {
 
 #[tokio::test]
 async fn admins_admits_the_group_by_effective_gid_and_refuses_others() {
-    let s = serve(PeerPolicy::Admins { gid: 4242 }, Opts::default()).await;
+    let s = serve(
+        PeerPolicy::Admins {
+            gid: 4242,
+            executor_uid: 0,
+        },
+        Opts::default(),
+    )
+    .await;
     let (ok, out) = probe(&s.sock, "status", Some((65534, 4242))).await;
     assert!(ok, "effective gid 4242 is in the admin group: {out}");
     let (ok, out) = probe(&s.sock, "status", NOBODY).await;
     assert!(!ok, "{out}");
+    assert_eq!(s.calls.get(), 1);
+}
+
+/// scap runs as the executor's uid: on `admin.sock` that uid is refused
+/// before any handler, even with the admin group as its effective gid
+/// (security review F13).
+#[tokio::test]
+async fn admins_refuses_the_executors_own_uid_even_in_the_admin_group() {
+    let policy = PeerPolicy::Admins {
+        gid: 4242,
+        executor_uid: 65534,
+    };
+    let s = serve(policy, Opts::default()).await;
+    let (ok, out) = probe(&s.sock, "status", Some((65534, 4242))).await;
+    assert!(!ok, "{out}");
+    assert!(out.starts_with("ERR"), "{out}");
+    assert_eq!(s.calls.get(), 0, "no handler ran");
+    assert_eq!(s.refused_uids(), [65534]);
+    // Another member of the group still gets in.
+    let (ok, out) = probe(&s.sock, "status", Some((65533, 4242))).await;
+    assert!(ok, "{out}");
     assert_eq!(s.calls.get(), 1);
 }
 
@@ -358,7 +396,14 @@ async fn admins_admits_members_listed_in_the_group_database() {
         eprintln!("no user with a supplementary group on this host; skipped");
         return;
     };
-    let s = serve(PeerPolicy::Admins { gid }, Opts::default()).await;
+    let s = serve(
+        PeerPolicy::Admins {
+            gid,
+            executor_uid: 0,
+        },
+        Opts::default(),
+    )
+    .await;
     let (ok, out) = probe(&s.sock, "status", Some((uid, primary))).await;
     assert!(ok, "uid {uid} is listed in group {gid}: {out}");
     let (ok, _) = probe(&s.sock, "status", NOBODY).await;
@@ -369,7 +414,10 @@ async fn admins_admits_members_listed_in_the_group_database() {
 #[tokio::test]
 async fn connections_beyond_the_cap_are_closed_until_one_ends() {
     let s = serve(
-        PeerPolicy::Admins { gid: 4242 },
+        PeerPolicy::Admins {
+            gid: 4242,
+            executor_uid: 0,
+        },
         Opts {
             max_connections: 2,
             ..Opts::default()
@@ -409,7 +457,14 @@ async fn connections_beyond_the_cap_are_closed_until_one_ends() {
 
 #[tokio::test]
 async fn oversized_request_is_refused_before_the_handler() {
-    let s = serve(PeerPolicy::Admins { gid: 4242 }, Opts::default()).await;
+    let s = serve(
+        PeerPolicy::Admins {
+            gid: 4242,
+            executor_uid: 0,
+        },
+        Opts::default(),
+    )
+    .await;
     let huge = pb::FreezeRequest {
         reason: "x".repeat(200_000),
         until_ms: 0,
@@ -432,7 +487,10 @@ async fn oversized_request_is_refused_before_the_handler() {
 #[tokio::test]
 async fn oversized_reply_is_not_sent() {
     let s = serve(
-        PeerPolicy::Admins { gid: 4242 },
+        PeerPolicy::Admins {
+            gid: 4242,
+            executor_uid: 0,
+        },
         Opts {
             reply_bytes: 100_000,
             ..Opts::default()
@@ -450,7 +508,14 @@ async fn request_timeout_ends_a_slow_unary_call() {
         slow: Duration::from_secs(3),
         ..Opts::default()
     };
-    let s = serve(PeerPolicy::Admins { gid: 4242 }, opts).await;
+    let s = serve(
+        PeerPolicy::Admins {
+            gid: 4242,
+            executor_uid: 0,
+        },
+        opts,
+    )
+    .await;
     let started = std::time::Instant::now();
     let err = DeployerClient::new(unix_channel(s.sock.clone()))
         .who_am_i(pb::WhoAmIRequest::default())
@@ -470,7 +535,10 @@ async fn request_timeouts_do_not_cut_a_watch_stream() {
     // header: the stream lasts 2 s and still arrives whole, because all three
     // bound only the time to the response headers.
     let s = serve(
-        PeerPolicy::Admins { gid: 4242 },
+        PeerPolicy::Admins {
+            gid: 4242,
+            executor_uid: 0,
+        },
         Opts {
             request_secs: 1,
             ..Opts::default()

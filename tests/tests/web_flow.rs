@@ -33,7 +33,10 @@ async fn two_deployers_queue_deploy_and_hand_over_through_the_web() -> anyhow::R
     assert_eq!(rows[0]["project"], "mediawiki/core");
     assert_eq!(rows[0]["branch"], "wmf/1.44.0-wmf.8");
     assert_eq!(rows[0]["status"], "NEW");
-    assert_eq!(rows[0]["owner"], "Ann Example");
+    assert_eq!(
+        rows[0]["owner"], "ann",
+        "the username, not the display name"
+    );
     assert!(rows[0]["subject"].as_str().unwrap().starts_with("ApiMain:"));
     assert_eq!(
         rows[1]["subject"], SCRIPT_SUBJECT,

@@ -2,11 +2,16 @@
 //! (docs/SECURITY-TESTS.md cases 16, 20, 21 and 23): cookie attributes and a
 //! new session id at sign-in, CSRF and Origin checks that leave nothing
 //! behind, security headers on every kind of response, and scap output that
-//! reaches a page only as text.
+//! reaches a page only as text; and, in `connections`, the time-outs and
+//! caps that keep idle or half-sent connections from taking the process
+//! down (security review F6).
 
 use serde_json::{Value, json};
 use spiderpig_proto::v1 as pb;
 use spiderpig_tests::web::{Browser, WebHarness, WebOptions, cookie_value, id_of};
+
+#[path = "web_security/connections.rs"]
+mod connections;
 
 const SESSION: &str = "__Host-spiderpig";
 

@@ -209,12 +209,14 @@ pub(super) fn views(text: &str) -> Views {
         sanitized: String::with_capacity(text.len()),
         flat: true,
     };
+    let mut styled = false;
     let mut tokens = Tokens::new(text);
     loop {
         let run = tokens.ascii_run();
         v.stripped.push_str(run);
         v.sanitized.push_str(run);
         let Some(token) = tokens.next() else {
+            end_style(&mut v.sanitized, styled);
             return v;
         };
         match token {
@@ -228,16 +230,7 @@ pub(super) fn views(text: &str) -> Views {
                 params,
                 intermediates: "",
                 final_char: 'm',
-            } => {
-                if params
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || b == b';' || b == b':')
-                {
-                    v.sanitized.push_str("\u{1b}[");
-                    v.sanitized.push_str(params);
-                    v.sanitized.push('m');
-                }
-            }
+            } => styled |= push_sgr(&mut v.sanitized, params),
             Token::Control('\t') => {
                 v.sanitized.push('\t');
                 v.flat = false;
@@ -346,9 +339,11 @@ impl Screen {
 /// sequences (SGR, `ESC [ ... m`) rewritten in their 7-bit form. Everything that
 /// could move the cursor, rewrite earlier text, set a link, write the clipboard or
 /// change the terminal's state is removed, so a viewer sees exactly [`strip`]'s
-/// characters, in colour.
+/// characters, in colour. Conceal (`ESC [ 8 m`) is removed too, and a line that
+/// set any style ends with a reset, so no style outlives its record.
 pub fn sanitize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    let mut styled = false;
     for token in Tokens::new(text) {
         match token {
             Token::Print(c) if !is_invisible_format(c) => out.push(c),
@@ -357,18 +352,65 @@ pub fn sanitize(text: &str) -> String {
                 params,
                 intermediates: "",
                 final_char: 'm',
-            } if params
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b == b';' || b == b':') =>
-            {
-                out.push_str("\u{1b}[");
-                out.push_str(params);
-                out.push('m');
-            }
+            } => styled |= push_sgr(&mut out, params),
             _ => {}
         }
     }
+    end_style(&mut out, styled);
     out
+}
+
+/// The reset that ends every shown line which set a style.
+const RESET: &str = "\u{1b}[0m";
+
+/// Pushes the SGR `ESC [ params m` in its 7-bit form without conceal (8):
+/// hidden text would show a viewer less than the patterns were checked
+/// against. Returns whether anything was pushed. Parameters other than digits,
+/// `;` and `:` drop the sequence; colour arguments (`38;5;8`) are kept whole
+/// so a colour numbered 8 is not read as conceal.
+fn push_sgr(out: &mut String, params: &str) -> bool {
+    if !params
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b';' || b == b':')
+    {
+        return false;
+    }
+    let mut kept: Vec<&str> = Vec::new();
+    let mut parts = params.split(';');
+    while let Some(part) = parts.next() {
+        match part {
+            "38" | "48" | "58" => {
+                let (mode, args) = match parts.next() {
+                    Some(mode @ "5") => (mode, 1),
+                    Some(mode @ "2") => (mode, 3),
+                    // An unknown colour mode colours nothing: drop it and its
+                    // code rather than guess how a terminal reads what follows.
+                    _ => continue,
+                };
+                kept.extend([part, mode]);
+                kept.extend(parts.by_ref().take(args));
+            }
+            // `8` and `8:…` (sub-parameters) are conceal.
+            _ if part.split(':').next().and_then(|p| p.parse::<u32>().ok()) == Some(8) => {}
+            _ => kept.push(part),
+        }
+    }
+    if kept.is_empty() {
+        return false;
+    }
+    out.push_str("\u{1b}[");
+    out.push_str(&kept.join(";"));
+    out.push('m');
+    true
+}
+
+/// Ends a line that set a style with [`RESET`], so no colour or style
+/// reaches the next record (the browser terminal writes records one after
+/// another into one screen).
+fn end_style(out: &mut String, styled: bool) {
+    if styled && !out.ends_with(RESET) && !out.ends_with("\u{1b}[m") {
+        out.push_str(RESET);
+    }
 }
 
 #[cfg(test)]

@@ -84,8 +84,7 @@ fn patch_path_hidden_in_a_hyperlink_is_redacted() {
 fn bad_pattern_fails_closed() {
     let cases = ["(unclosed", "[z-a]", "a{99999999999}", "", "\\"];
     for pattern in cases {
-        let err =
-            RedactionPatterns::new(&[DEFAULT_PATTERN.to_owned(), pattern.to_owned()]).unwrap_err();
+        let err = RedactionPatterns::new(&["x".to_owned(), pattern.to_owned()]).unwrap_err();
         assert!(
             matches!(&err, PolicyError::BadRedactionPattern { .. }),
             "{pattern:?}"
@@ -97,6 +96,44 @@ fn bad_pattern_fails_closed() {
             .unwrap()
             .is_sensitive("a secret-42")
     );
+}
+
+/// Configured patterns add to the default; they never replace it.
+#[test]
+fn configured_patterns_add_to_the_default_pattern() {
+    let p = RedactionPatterns::new(&["secret-[0-9]+".to_owned()]).unwrap();
+    assert_eq!(p.patterns(), [DEFAULT_PATTERN, "secret-[0-9]+"]);
+    assert!(p.is_sensitive("cd /srv//patches/x"));
+    assert!(p.is_sensitive("a secret-42"));
+    assert!(!p.is_sensitive("an ordinary line"));
+    assert_eq!(
+        RedactionPatterns::default_patterns().patterns(),
+        [DEFAULT_PATTERN]
+    );
+}
+
+/// Invisible characters and look-alikes of `/` or of ASCII letters do not
+/// carry a patch path past the patterns (security review F15).
+#[test]
+fn patch_paths_spelt_with_invisible_or_lookalike_characters_are_redacted() {
+    let p = RedactionPatterns::default_patterns();
+    let lines = [
+        "/srv/pat\u{034F}ches/x",
+        "/srv/pat\u{FE0F}ches/x",
+        "/srv/pat\u{180B}ches/x",
+        "/srv/pat\u{E0041}ches/x",
+        "/srv/pat\u{115F}\u{1160}\u{3164}\u{FFA0}ches/x",
+        "/srv\u{FF0F}patches/x",
+        "/srv\u{2215}patches/x",
+        "\u{2044}srv\u{2044}patches\u{2044}x",
+        "\u{FF0F}\u{FF53}\u{FF52}\u{FF56}\u{FF0F}\u{FF50}\u{FF41}\u{FF54}\u{FF43}\u{FF48}\u{FF45}\u{FF53}\u{FF0F}x",
+        "\u{1b}[31m/srv\u{29F8}patches/x\u{1b}[0m",
+    ];
+    for line in lines {
+        assert!(p.is_sensitive(line), "{line:?}");
+    }
+    // Look-alikes elsewhere change nothing of what is shown.
+    assert_eq!(p.shown("１／２ done").as_deref(), Some("１／２ done"));
 }
 
 #[test]

@@ -82,7 +82,7 @@ fn the_minimal_file_parses_with_the_documented_defaults() {
         (3, 1024 * 1024, 256)
     );
     assert_eq!((l.watch_buffer, l.spent_logins), (1024, 10_000));
-    assert_eq!(c.redaction.patterns, [r"/srv/patches/"]);
+    assert!(c.redaction.patterns.is_empty());
     assert_eq!(
         c.database_path(),
         PathBuf::from("/var/lib/spiderpig/spiderpig.redb")
@@ -204,7 +204,6 @@ fn each_bad_value_is_refused_naming_its_key() {
         ("audit retention under a month", with(STATE, &format!("{STATE}\naudit_retention_days = 29")), "store.audit_retention_days"),
         ("unbalanced regex", plus("[redaction]\npatterns = [\"(\"]"), "redaction.patterns"),
         ("empty regex", plus("[redaction]\npatterns = [\"/srv/patches/\", \"\"]"), "redaction.patterns"),
-        ("no patterns", plus("[redaction]\npatterns = []"), "redaction.patterns"),
     ];
     for (name, text, key) in cases {
         match Config::parse(&text) {
@@ -307,4 +306,49 @@ fn a_file_that_cannot_be_read_is_reported() {
     let file = dir.path().join("executor.toml");
     std::fs::write(&file, EXAMPLE).unwrap();
     assert!(Config::load(&file).is_ok());
+}
+
+/// The lines of the security review (F4) are hidden under the default
+/// configuration, under the shipped example, and under a file whose own
+/// patterns (even none) would miss them: configuration adds patterns, it
+/// never replaces the default.
+#[test]
+fn the_default_pattern_applies_whatever_the_file_says() {
+    let lines = [
+        "cd /srv//patches/x",
+        "cat /srv/./patches/x",
+        "ls /srv/patches",
+        "(/srv/patches)",
+        "fatal: cannot chdir to /srv/patches: No such file or directory",
+    ];
+    let files = [
+        MINIMAL.to_owned(),
+        EXAMPLE.to_owned(),
+        plus("[redaction]\npatterns = []"),
+        plus("[redaction]\npatterns = ['nothing-like-it']"),
+    ];
+    for file in &files {
+        let patterns = Config::parse(file)
+            .expect("config")
+            .redaction_patterns()
+            .expect("patterns");
+        assert_eq!(
+            patterns.patterns()[0],
+            spiderpig_policy::redact::DEFAULT_PATTERN
+        );
+        for line in lines {
+            assert!(patterns.is_sensitive(line), "{line:?}");
+        }
+        assert!(!patterns.is_sensitive("ls /srv/mediawiki-staging"));
+    }
+    // What ships by default is exactly what the policy tests and the fuzz
+    // target check.
+    let shipped = Config::parse(MINIMAL)
+        .unwrap()
+        .redaction_patterns()
+        .unwrap();
+    assert_eq!(
+        shipped.patterns(),
+        RedactionPatterns::default_patterns().patterns()
+    );
 }

@@ -16,7 +16,7 @@
 //! server_builder(&cfg.timeouts)
 //!     .add_service(limit_admin(admin_service, &cfg.limits))
 //!     .serve_with_incoming_shutdown(
-//!         incoming(listener, PeerPolicy::Admins { gid: admin_gid }, cfg.limits.max_connections),
+//!         incoming(listener, PeerPolicy::Admins { gid: admin_gid, executor_uid }, cfg.limits.max_connections),
 //!         shutdown,
 //!     )
 //!     .await

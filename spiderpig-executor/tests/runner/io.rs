@@ -359,3 +359,49 @@ fn reap_orphan_kills_a_leftover_group_only_if_it_runs_scap() {
         );
     }
 }
+
+/// scap inherits exactly stdin, stdout and stderr (our pipes): every other
+/// descriptor of the executor (its sockets, the database, the runtime's
+/// epoll and event fds) is close-on-exec. The shell that plays scap here lists
+/// its own descriptors; besides 0, 1 and 2 it may only hold the script it
+/// opened itself after exec.
+#[tokio::test]
+async fn scap_inherits_only_fds_0_1_and_2() {
+    let sandbox = Sandbox::instant();
+    // The executor holds a descriptor without close-on-exec, as one inherited
+    // from whatever started it would be.
+    let held = std::fs::File::open("/proc/self/status").unwrap();
+    nix::fcntl::fcntl(
+        &held,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .unwrap();
+    let mut run = Run::start(sandbox.shell(
+        // `ls` is a child: it lists the shell's descriptors, not its own.
+        "ls -l /proc/$$/fd/\nexit 0\n",
+    ));
+    let exit = run.until_exit().await;
+    assert_eq!(exit.code, Some(0));
+    let script = sandbox.work.path().join("backport");
+    let mut seen = Vec::new();
+    for line in run.log_texts() {
+        // `lr-x------ 1 root root 64 Dec  3 17:23 0 -> pipe:[123]`
+        let Some((head, target)) = line.split_once(" -> ") else {
+            continue;
+        };
+        let fd: u32 = head
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("an fd number");
+        match fd {
+            0..=2 => assert!(target.starts_with("pipe:["), "fd {fd}: {target}"),
+            // The script, which the shell opened itself after exec.
+            _ => assert_eq!(target, script.to_str().unwrap(), "fd {fd} was inherited"),
+        }
+        seen.push(fd);
+    }
+    for fd in 0..=2 {
+        assert!(seen.contains(&fd), "fd {fd} missing: {seen:?}");
+    }
+}

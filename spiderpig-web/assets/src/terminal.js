@@ -107,11 +107,18 @@
     system: { sgr: '\x1b[35m', mark: '• ' },
   });
 
-  /** One log record as terminal output, ending with CR LF. */
+  /**
+   * One log record as terminal output, ending with CR LF. A styled line ends
+   * with a reset, so its colours or conceal never reach the next record (the
+   * executor already ends its lines so; this holds for any text).
+   */
   function recordText(rec) {
     const text = typeof rec.text === 'string' ? rec.text : '';
     const d = Object.prototype.hasOwnProperty.call(DECOR, rec.kind) ? DECOR[rec.kind] : null;
-    if (!d) return sanitizeTerminalText(text) + '\r\n';
+    if (!d) {
+      const shown = sanitizeTerminalText(text);
+      return shown + (shown.includes('\x1b') ? RESET : '') + '\r\n';
+    }
     return RESET + d.sgr + d.mark + plainText(text) + RESET + '\r\n';
   }
 

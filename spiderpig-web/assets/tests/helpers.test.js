@@ -79,6 +79,12 @@ test('records are decorated by kind and end with CR LF', () => {
   assert.equal(job.recordPlain({ kind: 'system', text: `${ESC}[1mhi` }), '• hi\n');
 });
 
+test('a styled line ends with a reset, so no style reaches the next record', () => {
+  assert.ok(job.recordText({ kind: 'line', text: `x ${ESC}[8m` }).endsWith(`${ESC}[0m\r\n`));
+  assert.ok(job.recordText({ kind: 'line', text: `${ESC}[31mred` }).endsWith(`${ESC}[0m\r\n`));
+  assert.equal(job.recordText({ kind: 'line', text: 'plain' }), 'plain\r\n');
+});
+
 // Arrays from the scripts' context have another Array.prototype: copy them.
 const seqs = (records) => Array.from(records, (r) => r.seq);
 

@@ -45,13 +45,15 @@ fn the_example_parses_and_says_what_it_shows() {
             c.timeouts.request_secs,
             c.timeouts.executor_secs,
             c.timeouts.gerrit_secs,
-            c.timeouts.shutdown_drain_secs
+            c.timeouts.shutdown_drain_secs,
+            c.timeouts.header_read_secs
         ),
         (
             t.request_secs,
             t.executor_secs,
             t.gerrit_secs,
-            t.shutdown_drain_secs
+            t.shutdown_drain_secs,
+            t.header_read_secs
         )
     );
     assert_eq!(
@@ -59,13 +61,17 @@ fn the_example_parses_and_says_what_it_shows() {
             c.limits.body_bytes,
             c.limits.ws_message_bytes,
             c.limits.ws_queue,
-            c.limits.ws_connections
+            c.limits.ws_connections,
+            c.limits.connections,
+            c.limits.connections_per_client
         ),
         (
             l.body_bytes,
             l.ws_message_bytes,
             l.ws_queue,
-            l.ws_connections
+            l.ws_connections,
+            l.connections,
+            l.connections_per_client
         )
     );
     assert!(c.monitoring.enabled());
@@ -108,6 +114,11 @@ fn the_minimal_file_takes_the_documented_defaults() {
     assert_eq!(c.limits.ws_message_bytes, 16384);
     assert_eq!(c.limits.ws_queue, 512);
     assert_eq!(c.limits.ws_connections, 1000);
+    assert_eq!(c.timeouts.header_read_secs, 10);
+    assert_eq!(
+        (c.limits.connections, c.limits.connections_per_client),
+        (2048, 64)
+    );
     assert!(!c.monitoring.enabled());
 }
 

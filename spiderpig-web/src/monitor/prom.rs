@@ -13,6 +13,12 @@ pub const MAX_BODY: usize = 4 * 1024 * 1024;
 /// Longest error text passed on to browsers.
 const MAX_ERROR: usize = 300;
 
+/// What a panel says whenever no HTTP answer came back: refused, reset, a
+/// pooled connection the server closed, a DNS or TLS failure. One sentence
+/// whatever the transport said, so a reader (and a test) need not know which
+/// of them a stopped server happens to cause; the detail goes to the log.
+pub const CANNOT_CONNECT: &str = "Prometheus is unreachable (cannot connect)";
+
 /// What one query of one panel gave.
 pub type Points = Vec<(i64, f64)>;
 
@@ -61,10 +67,10 @@ pub async fn fetch(
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| unreachable(describe(&e)))?;
+            .map_err(|e| transport_error(&e))?;
         let status = res.status();
         let mut body = Vec::new();
-        while let Some(chunk) = res.chunk().await.map_err(|e| unreachable(describe(&e)))? {
+        while let Some(chunk) = res.chunk().await.map_err(|e| transport_error(&e))? {
             if body.len() + chunk.len() > MAX_BODY {
                 return Err(unreachable(format!(
                     "its answer is larger than {} MiB",
@@ -81,22 +87,20 @@ pub async fn fetch(
     parse(status.as_u16(), &body)
 }
 
-fn describe(e: &reqwest::Error) -> String {
+/// The panel's sentence for a failed request or answer: [`CANNOT_CONNECT`]
+/// (or a time-out); the transport's own words are logged.
+fn transport_error(e: &reqwest::Error) -> String {
     use std::error::Error;
     if e.is_timeout() {
-        return "timed out".into();
+        return "Prometheus is unreachable (timed out)".into();
     }
     // The innermost cause is the useful one ("Connection refused").
     let mut cause: &dyn Error = e;
     while let Some(next) = cause.source() {
         cause = next;
     }
-    let text = cause.to_string();
-    if e.is_connect() {
-        format!("cannot connect: {}", clip(&text))
-    } else {
-        clip(&text)
-    }
+    tracing::debug!(cause = %clip(&cause.to_string()), "Prometheus request failed");
+    CANNOT_CONNECT.into()
 }
 
 fn clip(s: &str) -> String {

@@ -38,10 +38,36 @@ async fn a_closed_port_is_said_plainly() {
     assert_eq!(before["panels"][0]["error"], Value::Null, "not asked yet");
     m.poll_once(1_700_000_000_000).await;
     let f = frame(&m);
-    let error = f["panels"][0]["error"].as_str().unwrap();
-    assert!(error.starts_with("Prometheus is unreachable ("), "{error}");
+    assert_eq!(f["panels"][0]["error"], prom::CANNOT_CONNECT);
     assert_eq!(f["panels"][0]["points"], serde_json::json!([]));
     assert_eq!(f["at_ms"], 1_700_000_000_000_i64);
+}
+
+/// A server that takes the connection and closes it without answering (as a
+/// stopped server does to a pooled connection) reads the same as a closed
+/// port, on the first request and on the next.
+#[tokio::test]
+async fn a_connection_closed_before_the_answer_is_said_like_a_closed_port() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            // Read the request head, then hang up without a byte of answer.
+            let mut buf = [0u8; 1024];
+            let _ = socket.read(&mut buf).await;
+        }
+    });
+    let m = monitor(Some(&format!("http://127.0.0.1:{port}")));
+    for at in [1_700_000_000_000_i64, 1_700_000_001_000] {
+        m.poll_once(at).await;
+        let f = frame(&m);
+        assert_eq!(f["panels"][0]["error"], prom::CANNOT_CONNECT, "{f}");
+        assert_eq!(f["panels"][0]["points"], serde_json::json!([]));
+        assert_eq!(f["spike"], Value::Null);
+    }
+    server.abort();
 }
 
 #[test]

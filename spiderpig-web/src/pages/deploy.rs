@@ -249,6 +249,24 @@ mod tests {
         assert!(!html.contains("queue-form"));
     }
 
+    /// What a hostile change's owner writes reaches the check table without
+    /// its RLO and as the username, not the display name (review F14).
+    #[test]
+    fn the_check_table_shows_usernames_and_no_bidi_characters() {
+        let base = GerritBase::new("https://gerrit.example.org").unwrap();
+        let body = ")]}'\n{\"subject\":\"Fix \\u202eT1 txt.exe\",\"_number\":5,\
+            \"owner\":{\"_account_id\":7,\"name\":\"Ann Trusted\",\"username\":\"mallory\"}}";
+        let info = crate::gerrit::parse_change(body.as_bytes(), &base).unwrap();
+        let html = change_table(&[ChangeRow::Found(info)], &links()).into_string();
+        assert!(!html.contains('\u{202e}'), "{html}");
+        assert!(html.contains("<td>mallory</td>"), "{html}");
+        assert!(!html.contains("Ann Trusted"), "{html}");
+        assert!(
+            html.contains("Fix <a href=\"https://phab.example.org/T1\">T1</a> txt.exe"),
+            "{html}"
+        );
+    }
+
     #[test]
     fn a_checked_list_shows_gerrit_rows_and_the_queue_form() {
         let n = |x| ChangeNumber::new(x).unwrap();

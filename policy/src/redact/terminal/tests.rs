@@ -66,7 +66,7 @@ fn render_applies_carriage_returns_and_cursor_moves() {
 fn sanitize_keeps_only_text_and_colours() {
     let cases = [
         ("\u{1b}[32mgreen\u{1b}[0m", "\u{1b}[32mgreen\u{1b}[0m"),
-        ("\u{9b}1;31mred", "\u{1b}[1;31mred"),
+        ("\u{9b}1;31mred", "\u{1b}[1;31mred\u{1b}[0m"),
         ("a\u{1b}]8;;file:///etc\u{7}link\u{1b}]8;;\u{7}", "alink"),
         ("a\u{1b}]52;c;Y2xpcA==\u{7}b", "ab"),
         ("a\u{1b}[2Ab\u{1b}[?25l\u{1b}[>1m", "ab"),
@@ -76,6 +76,28 @@ fn sanitize_keeps_only_text_and_colours() {
     ];
     for (input, want) in cases {
         assert_eq!(sanitize(input), want, "{input:?}");
+    }
+}
+
+/// No style set by one record reaches the next: conceal is dropped (a colour
+/// numbered 8 is not conceal) and a styled line ends with a reset.
+#[test]
+fn no_style_outlives_its_line_and_conceal_is_never_kept() {
+    let cases = [
+        ("a\u{1b}[8mb", "ab"),
+        ("x \u{1b}[8m", "x "),
+        ("a\u{1b}[1;8;31mb", "a\u{1b}[1;31mb\u{1b}[0m"),
+        ("a\u{1b}[08mb\u{1b}[8:1mc", "abc"),
+        ("a\u{9b}8mb", "ab"),
+        ("a\u{1b}[38;5;8mb", "a\u{1b}[38;5;8mb\u{1b}[0m"),
+        ("a\u{1b}[48;2;8;8;8;8mb", "a\u{1b}[48;2;8;8;8mb\u{1b}[0m"),
+        ("a\u{1b}[38;8mb", "ab"),
+        ("a\u{1b}[31mb", "a\u{1b}[31mb\u{1b}[0m"),
+        ("a\u{1b}[31mb\u{1b}[m", "a\u{1b}[31mb\u{1b}[m"),
+    ];
+    for (input, want) in cases {
+        assert_eq!(sanitize(input), want, "{input:?}");
+        assert_eq!(views(input).sanitized, want, "{input:?}");
     }
 }
 
@@ -103,6 +125,7 @@ proptest! {
         let shown = sanitize(&text);
         let stray = shown.chars().any(|c| c.is_control() && c != '\u{1b}' && c != '\t');
         prop_assert!(!stray, "{:?}", shown);
+        prop_assert!(!shown.contains('\u{1b}') || shown.ends_with("\u{1b}[0m") || shown.ends_with("\u{1b}[m"), "{:?}", shown);
         prop_assert!(render(&text).chars().count() <= MAX_COLUMN + text.chars().count() + 8);
         prop_assert!(!without_controls(&text).chars().any(char::is_control));
     }
