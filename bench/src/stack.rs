@@ -141,9 +141,12 @@ impl Stack {
                 ..HarnessOptions::default()
             },
             // Every watcher, the bench's browsers, and some room; all come
-            // from loopback, so the per-client cap is lifted to the total.
+            // from loopback, so the per-client cap is lifted to the total,
+            // and the watchers share a few sessions, so is the per-session
+            // socket cap.
             limits: vec![
                 format!("ws_connections = {}", o.max_watchers + 64),
+                format!("ws_per_session = {}", o.max_watchers + 64),
                 format!("connections = {}", o.max_watchers + 256),
                 format!("connections_per_client = {}", o.max_watchers + 256),
             ],
