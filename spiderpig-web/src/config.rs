@@ -181,11 +181,8 @@ impl Config {
                 "ws_queue must be ≥ 16 and ws_connections > 0",
             ));
         }
-        if l.ws_per_session == 0 || l.ws_per_session > l.ws_connections {
-            return Err(bad(
-                "limits.ws_per_session",
-                "must be from 1 to limits.ws_connections",
-            ));
+        if l.ws_per_session == 0 {
+            return Err(bad("limits.ws_per_session", "must be at least 1"));
         }
         if l.connections == 0
             || l.connections_per_client == 0

@@ -518,3 +518,31 @@ async fn an_internal_error_shows_a_request_id_and_no_detail() {
     }
     assert_ne!(ids[0], ids[1], "each request has its own id");
 }
+
+/// A session that ended while the executor was away (its end was never on
+/// the shared stream) is found when that stream reopens: the web asks once
+/// per held session.
+#[tokio::test]
+async fn ws_a_session_ended_while_the_feed_was_down_is_closed_on_reconnect() {
+    let h = Harness::start(Limits::default()).await;
+    // ann's tab first: the shared stream is opened with ann's session.
+    let mut ann = h.connect(&h.fake.session("ann", true)).await;
+    next_of(&mut ann, "queue").await;
+    let bob_token = h.fake.session("bob", true);
+    let mut bob = h.connect(&bob_token).await;
+    next_of(&mut bob, "queue").await;
+    h.fake.stop();
+    assert_eq!(next_of(&mut bob, "executor").await["up"], false);
+    h.fake.revoke(&bob_token, "logged out by an admin", true);
+    h.fake.start();
+    assert_eq!(
+        next_of(&mut bob, "revoked").await["reason"],
+        "the session has ended"
+    );
+    assert_eq!(close_code(&mut bob).await, 4001);
+    // ann's tab is back and untouched.
+    assert_eq!(next_of(&mut ann, "executor").await["up"], false);
+    assert_eq!(next_of(&mut ann, "executor").await["up"], true);
+    send_text(&mut ann, r#"{"type":"ping"}"#).await;
+    next_of(&mut ann, "heartbeat").await;
+}

@@ -10,11 +10,12 @@
 //! session holds an executor stream of its own: a signed-in browser costs
 //! the executor nothing while it watches.
 //!
-//! What the shared stream cannot have said is asked once per session with
-//! `WhoAmI` ([`SessionGuards::recheck`]): when a session is first held (it
-//! may have ended between the socket's sign-in check and joining), when the
-//! shared stream (re)opens (the executor restarted, or the stream broke),
-//! and when the executor says the stream fell behind.
+//! What the shared stream cannot have said is asked with `WhoAmI`: for a
+//! socket, once more after its guard is held and before it opens (the
+//! session may have ended between its sign-in check and joining), and for
+//! every held session ([`SessionGuards::recheck`]) when the shared stream
+//! (re)opens (the executor restarted, or the stream broke) and when the
+//! executor says the stream fell behind.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -97,9 +98,9 @@ impl SessionGuards {
     }
 
     /// Follow `token`'s session (of `username`) for one more socket, unless
-    /// it has `max` already (`None`: refuse the socket). A session held for
-    /// the first time is asked about once: it may have ended since the
-    /// socket's sign-in check, before the shared stream could say.
+    /// it has `max` already (`None`: refuse the socket). The caller asks the
+    /// executor about the session once more after this (it may have ended
+    /// since the socket's sign-in check, before the guard could hear it).
     pub fn hold(
         &self,
         token: &str,
@@ -111,16 +112,12 @@ impl SessionGuards {
         if guards.get(token).is_some_and(|g| g.sockets >= max) {
             return None;
         }
-        let mut first = false;
-        let guard = guards.entry(token.to_string()).or_insert_with(|| {
-            first = true;
-            Guard {
-                hash: Sha256::digest(token.as_bytes()).into(),
-                username: username.to_string(),
-                origin: origin.clone(),
-                ended: watch::channel(None).0,
-                sockets: 0,
-            }
+        let guard = guards.entry(token.to_string()).or_insert_with(|| Guard {
+            hash: Sha256::digest(token.as_bytes()).into(),
+            username: username.to_string(),
+            origin: origin.clone(),
+            ended: watch::channel(None).0,
+            sockets: 0,
         });
         guard.sockets += 1;
         let held = Held {
@@ -128,10 +125,6 @@ impl SessionGuards {
             token: token.to_string(),
             guards: self.clone(),
         };
-        drop(guards);
-        if first {
-            self.check(token.to_string(), origin.clone());
-        }
         Some(held)
     }
 
@@ -148,7 +141,7 @@ impl SessionGuards {
     /// The executor says sessions ended: end every held one it names.
     pub fn ended(&self, e: &pb::SessionEnded) {
         if e.recheck {
-            self.recheck();
+            self.recheck_except(None);
             return;
         }
         let reason = if e.reason.is_empty() {
@@ -176,11 +169,12 @@ impl SessionGuards {
     }
 
     /// Ask the executor about every held session once (the shared stream
-    /// could not have told of some ends).
-    pub fn recheck(&self) {
+    /// could not have told of some ends), but `known`, if given.
+    pub fn recheck_except(&self, known: Option<&str>) {
         let held: Vec<(String, RequestContext)> = self
             .guards()
             .iter()
+            .filter(|(token, _)| Some(token.as_str()) != known)
             .map(|(token, g)| (token.clone(), g.origin.clone()))
             .collect();
         for (token, origin) in held {

@@ -88,6 +88,11 @@ pub async fn upgrade(
     let Some(session) = held else {
         return session_full(per_session);
     };
+    // Held: from now on the guard hears of the session's end. Ask once more,
+    // for an end that came between the check above and now.
+    if let Err(e) = auth::who(&state, &headers, &origin, true).await {
+        return e.into_response();
+    }
     let limit = state.config.limits.ws_message_bytes;
     let conn = conn::Conn {
         hub: state.ws.clone(),

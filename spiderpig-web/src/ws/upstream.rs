@@ -60,8 +60,11 @@ async fn follow(fanout: &LogFanout, core: &FeedCore) {
                 backoff.reset();
                 if core.job == GLOBAL {
                     core.set_executor_up(true);
-                    // Ends while no stream was open went unheard: ask.
-                    fanout.guards().recheck();
+                    // Ends while no stream was open went unheard: ask
+                    // (not about the session the stream was just opened
+                    // with: the executor just accepted it, and its end
+                    // comes on this stream, with its reason).
+                    fanout.guards().recheck_except(Some(&watcher.token));
                 }
                 pump(fanout, core, stream, cur.get_or_insert(seq::Cursor::new(0))).await
             }
