@@ -189,3 +189,57 @@ async fn a_logout_closes_only_that_sessions_sockets_and_the_others_keep_their_ev
     assert_eq!(frame["type"], "job", "{frame}");
     Ok(())
 }
+
+/// The sessions' ends come on the one shared global stream (no stream per
+/// session): a session that is *not* the one the stream borrows is still
+/// closed within a second, by token hash (logout) and by user (ctl logout),
+/// and the borrowed one's sockets are untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_other_than_the_global_streams_is_closed_within_a_second() -> anyhow::Result<()> {
+    let web = WebHarness::start(WebOptions::default()).await?;
+    let mut sockets = Vec::new();
+    let mut browsers = Vec::new();
+    // deployer1 first: the global stream borrows its session.
+    for user in ["deployer1", "deployer2", "admin1"] {
+        let mut b = web.browser();
+        b.login(user, &format!("{user}-pass")).await?;
+        let mut ws = b.ws().await?;
+        ws.wait_for(Duration::from_secs(5), |f| f["type"] == "queue")
+            .await?;
+        sockets.push(ws);
+        browsers.push(b);
+    }
+    let hub = web.exec.engine().hub().clone();
+    assert_eq!(hub.watchers(), 1, "one executor stream for all sessions");
+    let mut admin_ws = sockets.pop().expect("admin1");
+    let mut d2_ws = sockets.pop().expect("deployer2");
+    let mut d1_ws = sockets.pop().expect("deployer1");
+
+    let res = browsers[1].post_form("/logout", &[]).await?;
+    assert_eq!(res.status(), 303);
+    let at = Instant::now();
+    d2_ws.wait_for(WITHIN, |f| f["type"] == "revoked").await?;
+    assert_eq!(d2_ws.close_code(WITHIN).await?, Some(4001));
+    assert!(at.elapsed() <= WITHIN, "took {:?}", at.elapsed());
+
+    admin_logout(&web, Who::Username("admin1".into())).await?;
+    let at = Instant::now();
+    let frame = admin_ws
+        .wait_for(WITHIN, |f| f["type"] == "revoked")
+        .await?;
+    assert_eq!(frame["reason"], "logged out by an admin", "{frame}");
+    assert_eq!(admin_ws.close_code(WITHIN).await?, Some(4001));
+    assert!(at.elapsed() <= WITHIN, "took {:?}", at.elapsed());
+
+    // deployer1's socket is open and still hears the queue.
+    let job = browsers[0].submit(serde_json::json!([42])).await?;
+    let id = job["id"].clone();
+    let frame = d1_ws
+        .wait_for(Duration::from_secs(5), |f| {
+            f["type"] == "revoked" || (f["type"] == "job" && f["job"]["id"] == id)
+        })
+        .await?;
+    assert_eq!(frame["type"], "job", "{frame}");
+    assert_eq!(browsers[0].json("/api/me").await?.0, 200);
+    Ok(())
+}
